@@ -1,0 +1,5 @@
+import sys
+
+from kit.sandbox.cli import main
+
+sys.exit(main())

@@ -1,0 +1,68 @@
+"""``connection.json``: everything a client needs to reach a running sandbox, written with mode 0600."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from kit.sandbox.paths import CONNECTION_FILE, resolve_state_dir, write_private
+
+SECRET_FIELDS = frozenset({"client_secret", "identity_header", "hub_connection_string"})
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What a running sandbox tells its clients. Secrets are kept out of ``repr``."""
+
+    state_dir: str
+    pid: int
+    port: int
+    tenant_id: str
+    tenant_domain: str
+    authority_host: str
+    hub_host: str
+    hub_name: str
+    ca_bundle: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    certificate_path: str
+    federated_token_file: str
+    identity_endpoint: str
+    identity_header: str = field(repr=False)
+    imds_authority_host: str = ""
+    external_issuer: str = ""
+    hub_connection_string: str = field(default="", repr=False)
+    amqp_port: int | None = None
+    amqp_note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> "Connection":
+        known = {f.name for f in fields(cls)}
+        extra = {k: v for k, v in data.items() if k not in known}
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("extra", {}).update(extra)
+        return cls(**values)
+
+
+def connection_path(state_dir: str | Path | None = None) -> Path:
+    return resolve_state_dir(state_dir) / CONNECTION_FILE
+
+
+def write_connection(state_dir: Path, connection: Connection) -> Path:
+    return write_private(state_dir / CONNECTION_FILE, connection.to_json())
+
+
+def load_connection(state_dir: str | Path | None = None) -> Connection:
+    """Read ``connection.json`` of the sandbox in ``state_dir`` (it exists while, and after, a sandbox ran)."""
+    path = connection_path(state_dir)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No sandbox connection file at {path}. Start the sandbox first: python -m kit.sandbox start"
+        )
+    return Connection.from_mapping(json.loads(path.read_text()))
