@@ -1,0 +1,93 @@
+"""IoT Hub's error replies: the classic envelope, the ``iothub-errorcode`` header and the numeric codes.
+
+The real hub answers ``{"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:<hex>-G:<n>-TimeStamp:<..>"}``
+with the error name in the ``iothub-errorcode`` header. The Python SDK exposes only the status line and
+``response.text``, so the body is what a learner reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from starlette.responses import JSONResponse
+
+# Numeric codes (IotHubServiceErrorCode in the C# service SDK; troubleshoot-error-codes docs).
+ERROR_NUMBERS: dict[str, int] = {
+    "InvalidProtocolVersion": 400001,
+    "ArgumentInvalid": 400004,
+    "ArgumentNull": 400005,
+    "IotHubFormatError": 400006,
+    "DeviceDefinedMultipleTimes": 400011,
+    "BulkRegistryOperationFailure": 400013,
+    "IotHubUnauthorizedAccess": 401002,
+    "IotHubUnauthorized": 401003,
+    "IotHubQuotaExceeded": 403002,
+    "DeviceMaximumQueueDepthExceeded": 403004,
+    "JobQuotaExceeded": 403005,
+    "DeviceNotFound": 404001,
+    "JobNotFound": 404002,
+    "ModuleNotFound": 404010,
+    "ConfigurationNotFound": 404011,
+    "DeviceNotOnline": 404103,
+    "DeviceAlreadyExists": 409001,
+    "JobAlreadyExists": 409003,
+    "ConfigurationAlreadyExists": 409004,
+    "ModuleAlreadyExistsOnDevice": 409301,
+    "PreconditionFailed": 412001,
+    "DeviceMessageLockLost": 412002,
+    "MessageTooLarge": 413001,
+    "TooManyDevices": 413002,
+    "RequestEntityTooLarge": 413003,
+    "ThrottlingException": 429001,
+    "ThrottlingMaxActiveJobCountExceeded": 429004,
+    "ServerError": 500001,
+    "GatewayTimeout": 504101,
+}
+
+
+class HubError(Exception):
+    """An error the hub answers with: HTTP status, the error name and a human message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+    @property
+    def number(self) -> int | None:
+        return ERROR_NUMBERS.get(self.code)
+
+    def body(self) -> dict[str, str]:
+        return {"Message": f"ErrorCode:{self.code};{self.message}", "ExceptionMessage": tracking_id()}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            self.body(), status_code=self.status,
+            headers={"iothub-errorcode": self.code, "x-ms-request-id": str(uuid.uuid4())},
+        )
+
+
+def tracking_id() -> str:
+    now = dt.datetime.now(dt.timezone.utc)
+    return f"Tracking ID:{uuid.uuid4().hex}-G:0-TimeStamp:{now:%m/%d/%Y %H:%M:%S}"
+
+
+def not_found_device(device_id: str) -> HubError:
+    return HubError(404, "DeviceNotFound", f"Device {device_id} not registered")
+
+
+def not_found_module(device_id: str, module_id: str) -> HubError:
+    return HubError(404, "ModuleNotFound", f"Module {module_id} on device {device_id} not registered")
+
+
+def precondition_failed(what: str, current: str, given: str) -> HubError:
+    return HubError(
+        412, "PreconditionFailed",
+        f"Precondition failed: {what} version did not match, existingVersion:{current} newVersion:{given}",
+    )
+
+
+def argument_invalid(message: str) -> HubError:
+    return HubError(400, "ArgumentInvalid", message)
