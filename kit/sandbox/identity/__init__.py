@@ -1,4 +1,10 @@
-"""The sandbox's identity side: behaves like Microsoft Entra ID's v2.0 endpoints (placeholder until built)."""
+"""The sandbox's identity side: behaves like Microsoft Entra ID's v2.0 endpoints for a backend service.
+
+``setup`` prepares the directory (seeded on the first start), the signing keys and the projected federated token,
+publishes what the hub side needs to verify tokens (``entra_jwks``, ``hub_tenant_id``, ``principal_active``) and
+returns the identity fields of ``connection.json``. ``routes`` lists the endpoints: OIDC discovery and JWKS, the
+token endpoint, device code, managed identity, and the built-in external issuer.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,64 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
+from kit.sandbox.identity import (
+    device_code,
+    directory,
+    discovery,
+    external_issuer,
+    issuance,
+    managed_identity,
+    seed,
+    token_endpoint,
+)
+from kit.sandbox.identity.service import IdentityService
+
+HUB_NAME = "sandbox"
+DEFAULT_FIC_NAME = "workshop-backend"
+
 
 def setup(ctx: Any) -> dict[str, Any]:
+    db = directory.open_directory(ctx.db)
+    seeded = seed.ensure_seeded(ctx.state_dir, db)
+    issuer = external_issuer.issuer_url(ctx.base_url)
+    directory.move_issuer(db, "https://localhost:", issuer)
+    if not any(f["name"] == DEFAULT_FIC_NAME for f in directory.federated_credentials(db, seeded.learner_app)):
+        directory.add_federated_credential(db, seeded.learner_app, DEFAULT_FIC_NAME, issuer,
+                                           external_issuer.DEFAULT_SUBJECT)
+    service = IdentityService(
+        state_dir=ctx.state_dir, db=db, entra_key=issuance.entra_signing_key(ctx.state_dir),
+        external_key=external_issuer.signing_key(ctx.state_dir), external_issuer=issuer,
+        identity_header=seeded.identity_header,
+    )
+    token_file = external_issuer.write_token_file(ctx.state_dir, service.external_key, issuer)
+    ctx.background.append(external_issuer.rotation(ctx.state_dir, service.external_key, issuer))
+    ctx.services.update({
+        "identity": service,
+        "entra_jwks": service.jwks,
+        "hub_tenant_id": seeded.tenant.tenant_id,
+        "principal_active": lambda object_id: directory.principal_active(db, object_id),
+    })
     return {
-        "tenant_id": "00000000-0000-0000-0000-000000000000", "tenant_domain": "sandbox.onmicrosoft.com",
-        "authority_host": ctx.base_url, "hub_name": "sandbox", "client_id": "", "client_secret": "",
-        "certificate_path": "", "federated_token_file": "", "identity_endpoint": "", "identity_header": "",
+        "tenant_id": seeded.tenant.tenant_id,
+        "tenant_domain": seeded.tenant.domain,
+        "authority_host": ctx.base_url,
+        "hub_name": HUB_NAME,
+        "client_id": seeded.learner_app.client_id,
+        "client_secret": seeded.client_secret,
+        "certificate_path": str(seeded.certificate_path),
+        "federated_token_file": str(token_file),
+        "identity_endpoint": f"{ctx.base_url}/msi/token",
+        "identity_header": seeded.identity_header,
+        "imds_authority_host": ctx.base_url,
+        "external_issuer": issuer,
     }
 
 
 def routes(ctx: Any) -> list[BaseRoute]:
-    return []
+    return [
+        *discovery.routes(),
+        *token_endpoint.routes(),
+        *device_code.routes(),
+        *managed_identity.routes(),
+        *external_issuer.routes(ctx.services["identity"].external_key),
+    ]

@@ -1,0 +1,116 @@
+"""RSA signing keys with self-signed certificates, persisted 0600 in the state folder, and their JWKS form.
+
+Entra signs access tokens with a key whose certificate thumbprint is the token's ``x5t``/``kid``; the external
+issuer signs workload tokens the same way. Generating RSA keys is slow, so each key is made once and reused.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from kit.sandbox.paths import SECRETS_DIR, write_private
+
+KEY_SIZE = 2048
+CERT_VALIDITY = dt.timedelta(days=730)
+
+
+def b64url(data: bytes, padded: bool = False) -> str:
+    text = base64.urlsafe_b64encode(data).decode()
+    return text if padded else text.rstrip("=")
+
+
+def _int_b64url(value: int) -> str:
+    return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key with its certificate; ``kid`` is the certificate's base64url SHA-1 thumbprint, as in Entra."""
+
+    private_key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+
+    @cached_property
+    def der(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def sha1_hex(self) -> str:
+        return hashlib.sha1(self.der).hexdigest().upper()
+
+    @property
+    def kid(self) -> str:
+        return b64url(hashlib.sha1(self.der).digest())
+
+    def pem(self) -> bytes:
+        """Private key and certificate in one PEM, the form ``CertificateCredential`` reads."""
+        key = self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return key + self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    def jwk(self, issuer: str | None = None) -> dict[str, Any]:
+        numbers = self.private_key.public_key().public_numbers()
+        key: dict[str, Any] = {
+            "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid,
+            "n": _int_b64url(numbers.n), "e": _int_b64url(numbers.e),
+            "x5c": [base64.b64encode(self.der).decode()],
+        }
+        if issuer:
+            key["issuer"] = issuer
+        return key
+
+
+def new_signing_key(common_name: str) -> SigningKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + CERT_VALIDITY)
+        .sign(key, hashes.SHA256())
+    )
+    return SigningKey(key, cert)
+
+
+def load_pem(data: bytes) -> SigningKey:
+    key = serialization.load_pem_private_key(data, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("certificate: the PEM must hold an RSA private key (Entra assertions are RS256/PS256)")
+    return SigningKey(key, x509.load_pem_x509_certificate(data))
+
+
+def stored_key(state_dir: Path, name: str, common_name: str) -> SigningKey:
+    """The key ``name`` of this state folder, created on first use."""
+    path = key_path(state_dir, name)
+    if path.exists():
+        return load_pem(path.read_bytes())
+    signing_key = new_signing_key(common_name)
+    write_private(path, signing_key.pem())
+    return signing_key
+
+
+def key_path(state_dir: Path, name: str) -> Path:
+    return state_dir / SECRETS_DIR / f"{name}.pem"
+
+
+def certificate_thumbprints(cert: x509.Certificate) -> tuple[str, str]:
+    """(SHA-1, SHA-256) of the DER certificate as upper-case hex: how Entra names a key credential."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return hashlib.sha1(der).hexdigest().upper(), hashlib.sha256(der).hexdigest().upper()
