@@ -1,4 +1,16 @@
-"""The sandbox's hub side: behaves like IoT Hub's data-plane REST API (placeholder until built)."""
+"""The sandbox's hub side: behaves like IoT Hub's data-plane REST API (api-version 2021-04-12).
+
+``setup`` prepares the registry tables, the shared access policies (keys made at first start), the seeded fleet
+and the device simulator, and publishes for the other hub parts:
+
+* ``ctx.services["hub_registry"]``: the ``Registry`` (devices, modules, twins);
+* ``ctx.services["query_collections"]``: query sources by FROM name; a provider is
+  ``callable(after_rowid) -> iterator[(rowid, doc)]`` (the jobs part adds ``devices.jobs``);
+* ``ctx.services["hub_desired_listeners"]``: callables told about each twin whose desired properties changed;
+* ``ctx.services["hub_simulator"]``: the simulator (``behaviour_of`` gives a device's direct-method handlers).
+
+Authentication and authorisation for every route go through ``kit.sandbox.hub.http.hub_route``.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +18,31 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
+from kit.sandbox.hub import api_query, api_registry, api_twins, fleet, rbac, sas, statistics
+from kit.sandbox.hub.registry import Registry
+from kit.sandbox.hub.simulator import Simulator
+
 
 def setup(ctx: Any) -> dict[str, Any]:
-    return {}
+    registry = Registry(ctx.db)
+    ctx.db.ensure_schema(rbac.SCHEMA)
+    policies = sas.ensure_policies(ctx.db)
+    fleet.seed(registry)
+    simulator = Simulator(registry)
+    ctx.services["hub_registry"] = registry
+    ctx.services["hub_simulator"] = simulator
+    ctx.services.setdefault("hub_desired_listeners", []).append(simulator.acknowledge)
+    ctx.services.setdefault("on_stop", []).append(simulator.disconnect_all)
+    ctx.background.append(simulator.run)
+    api_query.register_collections(ctx, registry)
+    return {"hub_connection_string": policies["iothubowner"].connection_string(ctx.hub_host)}
 
 
 def routes(ctx: Any) -> list[BaseRoute]:
-    return []
+    registry: Registry = ctx.services["hub_registry"]
+    return [
+        *api_query.routes(ctx, registry),  # before /devices/{device_id} so /devices/query is not a device id
+        *api_registry.routes(ctx, registry),
+        *api_twins.routes(ctx, registry),
+        *statistics.routes(ctx, registry),
+    ]

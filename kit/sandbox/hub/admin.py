@@ -1,5 +1,82 @@
-"""Admin commands of the hub side (placeholder until built)."""
+"""Admin commands of the hub side, as an Azure admin would run them on a hub:
+
+* ``fleet --devices N``: grow the registry to N devices (up to 100,000), in one transaction;
+* ``local-auth disable|enable``: refuse or accept shared access signatures (the hub's ``disableLocalAuth``);
+* ``policies``: the shared access policies and their rights (``--show-keys`` prints connection strings).
+
+They work on the state folder's database directly, so they apply to a running sandbox at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from kit.sandbox.cli import add_state_dir, print_json
+from kit.sandbox.connection import load_connection
+from kit.sandbox.db import Database
+from kit.sandbox.hub import fleet, sas
+from kit.sandbox.hub.registry import Registry
+from kit.sandbox.paths import private_dir, resolve_state_dir
+
+
+def _database(args: argparse.Namespace) -> Database:
+    return Database.in_state_dir(private_dir(resolve_state_dir(args.state_dir)))
+
+
+def _cmd_fleet(args: argparse.Namespace) -> int:
+    db = _database(args)
+    try:
+        registry = Registry(db)
+        fleet.seed(registry)
+        started = time.perf_counter()
+        added = fleet.grow(registry, args.devices)
+        total = db.scalar("SELECT COUNT(*) FROM hub_devices")
+    finally:
+        db.close()
+    print_json({"added": added, "total_devices": total, "seconds": round(time.perf_counter() - started, 2)})
+    return 0
+
+
+def _cmd_local_auth(args: argparse.Namespace) -> int:
+    db = _database(args)
+    try:
+        sas.set_local_auth(db, enabled=args.action == "enable")
+        disabled = sas.local_auth_disabled(db)
+    finally:
+        db.close()
+    print_json({"local_auth": "disabled" if disabled else "enabled",
+                "effect": "SAS tokens are refused" if disabled else "SAS tokens are accepted"})
+    return 0
+
+
+def _cmd_policies(args: argparse.Namespace) -> int:
+    db = _database(args)
+    try:
+        policies = sas.ensure_policies(db)
+    finally:
+        db.close()
+    host = load_connection(args.state_dir).hub_host if args.show_keys else ""
+    print_json([
+        {"name": p.name, "rights": sorted(p.rights),
+         **({"connection_string": p.connection_string(host)} if args.show_keys else {})}
+        for p in policies.values()
+    ])
+    return 0
 
 
 def register_cli(subparsers) -> None:
-    return None
+    grow = subparsers.add_parser("fleet", help="grow the hub's registry to N devices (up to 100,000)")
+    add_state_dir(grow)
+    grow.add_argument("--devices", type=int, required=True, help="the number of devices the hub should hold")
+    grow.set_defaults(handler=_cmd_fleet)
+
+    local = subparsers.add_parser("local-auth", help="refuse (disable) or accept (enable) SAS tokens on the hub")
+    add_state_dir(local)
+    local.add_argument("action", choices=("disable", "enable"))
+    local.set_defaults(handler=_cmd_local_auth)
+
+    policies = subparsers.add_parser("policies", help="list the hub's shared access policies")
+    add_state_dir(policies)
+    policies.add_argument("--show-keys", action="store_true", help="also print each policy's connection string")
+    policies.set_defaults(handler=_cmd_policies)

@@ -1,0 +1,47 @@
+"""REST routes of device and module twins: GET serves the stored document, PATCH merges, PUT replaces.
+
+After a desired-property change the twin is handed to the listeners in ``ctx.services["hub_desired_listeners"]``
+(the device simulator acknowledges through them, as a connected device would).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response, raw_json_response
+from kit.sandbox.hub.registry import Registry
+
+LISTENERS = "hub_desired_listeners"
+
+
+def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
+    listeners = ctx.services.setdefault(LISTENERS, [])
+
+    async def get_twin(request: Request) -> Response:
+        params = request.path_params
+        return raw_json_response(registry.twin_text(params["device_id"], params.get("module_id")))
+
+    def updater(replace: bool):
+        async def update(request: Request) -> Response:
+            params = request.path_params
+            body = await json_body(request)
+            twin = registry.update_twin(params["device_id"], body, if_match(request),
+                                        module_id=params.get("module_id"), replace=replace)
+            if (body.get("properties") or {}).get("desired") is not None:
+                for listener in listeners:
+                    listener(twin)
+            return json_response(twin)
+        return update
+
+    routes_: list[BaseRoute] = []
+    for path in ("/twins/{device_id}", "/twins/{device_id}/modules/{module_id}"):
+        routes_ += [
+            hub_route(ctx, "GET", path, get_twin),
+            hub_route(ctx, "PATCH", path, updater(replace=False)),
+            hub_route(ctx, "PUT", path, updater(replace=True)),
+        ]
+    return routes_

@@ -1,0 +1,193 @@
+"""Who is calling the hub, and may they do this? Entra ID bearer tokens with RBAC, or SAS tokens of a policy.
+
+Stable API (also used by the AMQP listener for CBS put-token):
+
+* ``authenticate(ctx, authorization) -> Principal`` where ``authorization`` is ``"Bearer <jwt>"`` or
+  ``"SharedAccessSignature sr=..."`` (or None); raises ``HubError`` 401 IotHubUnauthorizedAccess.
+* ``authorize(ctx, principal, data_action, method, path)``: raises ``HubError`` 401 IotHubUnauthorized (Entra ID
+  principal without the data action, message as the real hub words it) or 401 IotHubUnauthorizedAccess (a policy
+  without the right).
+* ``authorize_permission(ctx, principal, permission, method, path)``: the same for a ``permissions.Permission``.
+
+Bearer tokens are checked as an Entra ID resource server does: RS256 only (``alg: none`` and HS256 are refused),
+the signing key from the identity side's JWKS (``ctx.services["entra_jwks"]()``, cached by ``kid``), audience
+``https://iothubs.azure.net`` with or without a trailing slash, issuer ``https://sts.windows.net/{tid}/`` of the
+hub's tenant, ``exp``/``nbf`` with 5 minutes of clock skew. UNCONFIRMED: the real hub's wording for a bad or expired
+JWT (the sandbox explains the cause in the message).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jwt
+
+from kit.sandbox.hub import rbac, sas
+from kit.sandbox.hub.errors import HubError
+from kit.sandbox.hub.permissions import Permission
+
+AUDIENCE = "https://iothubs.azure.net"
+CLOCK_SKEW_S = 300
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: an Entra ID object (``kind="entra"``, ``name`` = oid) or a SAS policy."""
+
+    kind: Literal["entra", "sas"]
+    name: str
+    rights: frozenset[str] = frozenset()
+    claims: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+def _unauthorized(message: str) -> HubError:
+    return HubError(401, "IotHubUnauthorizedAccess", message)
+
+
+class _KeyCache:
+    """The identity side's signing keys by ``kid``; refreshed when a token names a key we have not seen."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._lock = threading.Lock()
+
+    def key(self, ctx: Any, kid: str | None) -> jwt.PyJWK:
+        with self._lock:
+            if kid not in self._keys:
+                self._load(ctx)
+            if kid in self._keys:
+                return self._keys[kid]
+            if kid is None and len(self._keys) == 1:
+                return next(iter(self._keys.values()))
+        raise _unauthorized(
+            f"The token was signed with key '{kid}', which is not one of the tenant's signing keys. "
+            "Get a new token from this tenant's authority."
+        )
+
+    def _load(self, ctx: Any) -> None:
+        source = ctx.services.get("entra_jwks")
+        if source is None:
+            raise _unauthorized("This hub cannot verify Entra ID tokens: the identity side is not running.")
+        keys: dict[str, jwt.PyJWK] = {}
+        for entry in source().get("keys", []):
+            try:
+                keys[entry.get("kid")] = jwt.PyJWK(entry)
+            except jwt.PyJWTError:
+                continue
+        self._keys = keys
+
+
+def _services(ctx: Any) -> dict[str, Any]:
+    state = ctx.services.setdefault("hub_auth", {})
+    state.setdefault("keys", _KeyCache())
+    return state
+
+
+def _hub_tenant(ctx: Any) -> str:
+    tenant = ctx.services.get("hub_tenant_id")
+    return tenant() if callable(tenant) else str(tenant or "")
+
+
+def verify_bearer(ctx: Any, token: str) -> Principal:
+    """Verify an Entra ID access token for the hub; return its principal."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise _unauthorized("The bearer token is not a JWT. Send the access_token returned by Entra ID.") from None
+    algorithm = header.get("alg")
+    if algorithm != "RS256":
+        raise _unauthorized(
+            f"The bearer token uses algorithm '{algorithm}'. IoT Hub accepts only RS256 tokens signed by Entra ID."
+        )
+    key = _services(ctx)["keys"].key(ctx, header.get("kid"))
+    tenant = _hub_tenant(ctx)
+    issuer = f"https://sts.windows.net/{tenant}/"
+    try:
+        claims = jwt.decode(
+            token, key=key, algorithms=["RS256"], audience=[AUDIENCE, AUDIENCE + "/"], issuer=issuer,
+            leeway=CLOCK_SKEW_S, options={"require": ["exp", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("The bearer token has expired. Ask the credential for a new token.") from None
+    except jwt.ImmatureSignatureError:
+        raise _unauthorized("The bearer token is not valid yet (nbf is in the future). Check the clock.") from None
+    except jwt.InvalidAudienceError:
+        raise _unauthorized(
+            f"The bearer token is for another resource. Request it with the scope {AUDIENCE}/.default."
+        ) from None
+    except jwt.InvalidIssuerError:
+        raise _unauthorized(
+            f"The bearer token was issued for another tenant. This hub trusts tokens issued by {issuer}."
+        ) from None
+    except jwt.InvalidSignatureError:
+        raise _unauthorized("The bearer token's signature does not verify. The token was altered.") from None
+    except jwt.PyJWTError as error:
+        raise _unauthorized(f"The bearer token was rejected: {error}.") from None
+    oid = claims.get("oid")
+    if not oid:
+        raise _unauthorized("The bearer token has no 'oid' claim; IoT Hub needs the caller's object id.")
+    active = ctx.services.get("principal_active")
+    if active is not None and not active(oid):
+        raise _unauthorized(f"Principal {oid} no longer exists in the tenant. Its tokens are not accepted.")
+    return Principal("entra", oid, claims=claims)
+
+
+def _accepted_hosts(ctx: Any) -> tuple[str, ...]:
+    return (ctx.hub_host.lower(), f"127.0.0.1:{ctx.port}", f"[::1]:{ctx.port}")
+
+
+def verify_sas(ctx: Any, token: str) -> Principal:
+    state = _services(ctx)
+    if sas.local_auth_disabled(ctx.db):
+        raise _unauthorized(
+            "Local authentication (shared access policies) is disabled on this hub (disableLocalAuth). "
+            "Authenticate with Microsoft Entra ID instead."
+        )
+    if "policies" not in state:
+        state["policies"] = sas.load_policies(ctx.db)
+    policy = sas.verify(state["policies"], token, _accepted_hosts(ctx))
+    return Principal("sas", policy.name, rights=policy.rights)
+
+
+def authenticate(ctx: Any, authorization: str | None) -> Principal:
+    """Identify the caller from an ``Authorization`` value (REST header or AMQP CBS put-token body)."""
+    value = (authorization or "").strip()
+    if not value:
+        raise _unauthorized(
+            "Authorization header missing. Send 'Bearer <token>' from Entra ID or a SharedAccessSignature."
+        )
+    scheme, _, credential = value.partition(" ")
+    if scheme.lower() == "bearer":
+        return verify_bearer(ctx, credential.strip())
+    if scheme == "SharedAccessSignature":
+        return verify_sas(ctx, value)
+    raise _unauthorized(
+        f"Authorization scheme '{scheme}' is not supported. Use 'Bearer <token>' or 'SharedAccessSignature ...'."
+    )
+
+
+def authorize_permission(ctx: Any, principal: Principal, permission: Permission, method: str, path: str) -> None:
+    """Allow the call or raise the 401 the real hub answers."""
+    if principal.kind == "sas":
+        if not principal.rights.intersection(permission.sas_rights):
+            raise _unauthorized(
+                f"Authorization rule '{principal.name}' does not allow {method} on {path}: it needs "
+                f"{' or '.join(permission.sas_rights)}. Use a policy with that right (e.g. iothubowner)."
+            )
+        return
+    for action in permission.data_actions:
+        if not rbac.is_allowed(ctx.db, principal.name, action):
+            raise HubError(
+                401, "IotHubUnauthorized",
+                f"Principal {principal.name} is not authorized for {method} on {path} due to no assigned permissions",
+            )
+
+
+def authorize(ctx: Any, principal: Principal, data_action: str, method: str, path: str) -> None:
+    """Check one data action (e.g. ``Microsoft.Devices/IotHubs/cloudToDeviceMessages/send/action``)."""
+    from kit.sandbox.hub.permissions import OPERATIONS
+
+    rights = next((p.sas_rights for p in OPERATIONS.values() if p.data_actions == (data_action,)), ())
+    authorize_permission(ctx, principal, Permission((data_action,), rights), method, path)

@@ -1,0 +1,91 @@
+"""The seeded fleet of a new sandbox, and growing it to N devices for exploration and load.
+
+Seed (first start only): 12 devices in 3 buildings, with ``tags.building``, ``tags.floor``, ``tags.deviceType`` and
+reported telemetry; the 6 thermostats are online (simulated) and announce ``dtmi:com:example:Thermostat;1``.
+``grow(registry, n)`` adds plain devices up to ``n`` in one transaction (100,000 in seconds).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from kit.sandbox.hub import settings_store, twins
+from kit.sandbox.hub.registry import Registry, device_identity, dumps, new_twin
+from kit.sandbox.hub.simulator import Thermostat
+
+SEEDED_KEY = "fleet_seeded"
+BUILDINGS = ("building-a", "building-b", "building-c")
+MAX_DEVICES = 100_000
+DEVICE_TYPES = ("thermostat", "humidity", "light")
+
+
+def _telemetry(device_type: str, rng: random.Random) -> dict[str, Any]:
+    if device_type == "thermostat":
+        return {"temperature": round(rng.uniform(19, 24), 2), "maxTempSinceLastReboot": 25.0}
+    if device_type == "humidity":
+        return {"humidity": round(rng.uniform(30, 60), 1), "temperature": round(rng.uniform(18, 25), 2)}
+    return {"brightness": rng.randint(0, 100), "on": rng.random() > 0.5}
+
+
+def _insert(registry: Registry, specs: list[dict[str, Any]]) -> int:
+    """Insert new devices (id, tags, reported, model id, behaviour) in one transaction; existing ids are skipped."""
+    db = registry.db
+    with db.transaction() as conn:
+        first = settings_store.next_counter(db, "identity_etag_counter", len(specs))
+        now = twins.now_iso()
+        rows = []
+        for offset, spec in enumerate(specs):
+            identity = device_identity(spec["id"], {}, None, twins.identity_etag(first + offset), now)
+            twin = new_twin(identity, None, now, tags=spec["tags"], reported=spec["reported"],
+                            model_id=spec.get("model_id", ""))
+            rows.append((spec["id"], dumps(identity), dumps(twin), spec.get("behaviour")))
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO hub_devices (device_id, enabled, identity, twin, behaviour) VALUES (?, 1, ?, ?, ?)",
+            rows,
+        )
+        return conn.total_changes - before
+
+
+def seed(registry: Registry) -> int:
+    """Create the starter fleet once per state folder; returns the number of devices created."""
+    if settings_store.get(registry.db, SEEDED_KEY) == "1":
+        return 0
+    rng = random.Random(7)
+    specs = []
+    for building in BUILDINGS:
+        letter = building[-1]
+        for kind, number, floor in (("thermostat", 1, 1), ("thermostat", 2, 2), ("humidity", 1, 1), ("light", 1, 2)):
+            spec = {"id": f"{kind}-{letter}-{number}", "reported": _telemetry(kind, rng),
+                    "tags": {"building": building, "floor": floor, "deviceType": kind}}
+            if kind == "thermostat":
+                spec.update(model_id=Thermostat.model_id, behaviour=Thermostat.name)
+            specs.append(spec)
+    created = _insert(registry, specs)
+    settings_store.put(registry.db, SEEDED_KEY, "1")
+    return created
+
+
+def grow(registry: Registry, target: int, batch: int = 10_000) -> int:
+    """Add generated devices until the registry holds ``target`` devices; returns how many were added."""
+    if not 1 <= target <= MAX_DEVICES:
+        raise ValueError(f"devices: {target} is out of range; give 1 to {MAX_DEVICES:,}.")
+    count = registry.db.scalar("SELECT COUNT(*) FROM hub_devices") or 0
+    next_number = (registry.db.scalar("SELECT MAX(rowid) FROM hub_devices") or 0) + 1
+    rng = random.Random(next_number)
+    added = 0
+    with registry.db.transaction():  # one transaction: all or nothing, and one commit
+        while count + added < target:
+            size = min(batch, target - count - added)
+            specs = []
+            for number in range(next_number, next_number + size):
+                kind = DEVICE_TYPES[number % len(DEVICE_TYPES)]
+                specs.append({
+                    "id": f"sim-{number:06d}", "reported": _telemetry(kind, rng),
+                    "tags": {"building": f"building-{chr(ord('a') + number % 26)}", "floor": number % 10 + 1,
+                             "deviceType": kind},
+                })
+            added += _insert(registry, specs)
+            next_number += size
+    return added

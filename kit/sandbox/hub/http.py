@@ -1,0 +1,106 @@
+"""Request and response plumbing shared by every hub route.
+
+``hub_route`` turns a handler into a Starlette route that behaves like the hub's front door: it checks the
+api-version (missing or unknown → 400 InvalidProtocolVersion), authenticates the caller, authorises the operation
+from the single permission table (``permissions.OPERATIONS``) and turns any ``HubError`` into the error envelope
+with the ``iothub-errorcode`` header. Handlers only read the body (``json_body``) and conditions (``if_match``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kit.sandbox.hub import auth
+from kit.sandbox.hub.errors import HubError
+from kit.sandbox.hub.permissions import permission_for
+
+log = logging.getLogger("kit.sandbox.hub")
+
+API_VERSION = "2021-04-12"
+SUPPORTED_API_VERSIONS = frozenset({API_VERSION})
+JSON_TYPE = "application/json; charset=utf-8"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def check_api_version(request: Request) -> None:
+    version = request.query_params.get("api-version")
+    if version not in SUPPORTED_API_VERSIONS:
+        shown = "missing" if version is None else f"'{version}'"
+        raise HubError(
+            400, "InvalidProtocolVersion",
+            f"The api-version query parameter is {shown}. This hub supports api-version={API_VERSION}.",
+        )
+
+
+def hub_route(ctx: Any, method: str, path: str, handler: Handler) -> Route:
+    """A route for ``method path`` guarded by api-version, authentication and the operation's permission."""
+    permission = permission_for(method, path)
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            check_api_version(request)
+            principal = auth.authenticate(ctx, request.headers.get("authorization"))
+            auth.authorize_permission(ctx, principal, permission, request.method, request.url.path)
+            request.state.principal = principal
+            return await handler(request)
+        except HubError as error:
+            return error.response()
+        except Exception:  # an unexpected failure is still answered in the hub's shape
+            log.exception("hub request failed: %s %s", request.method, request.url.path)
+            return HubError(500, "ServerError", "The sandbox hit an internal error; see its log.").response()
+
+    return Route(path, endpoint, methods=[method], name=f"{method} {path}")
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(value, separators=(",", ":")), status_code=status, media_type=JSON_TYPE,
+                    headers=headers)
+
+
+def raw_json_response(text: str | bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A stored JSON document served as it is (no parse, no re-encode)."""
+    return Response(text, status_code=status, media_type=JSON_TYPE, headers=headers)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+async def json_body(request: Request, expected: type | tuple[type, ...] = dict) -> Any:
+    """The request body as JSON of the ``expected`` type, else 400 IotHubFormatError / ArgumentNull."""
+    raw = await request.body()
+    if not raw.strip():
+        raise HubError(400, "ArgumentNull", "The request body is empty; this operation needs a JSON body.")
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise HubError(400, "IotHubFormatError", f"The request body is not valid JSON: {error}.") from None
+    if not isinstance(value, expected):
+        names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
+        shape = {"dict": "a JSON object", "list": "a JSON array"}.get(names, names)
+        raise HubError(400, "IotHubFormatError", f"The request body must be {shape}.")
+    return value
+
+
+def if_match(request: Request) -> str | None:
+    """The If-Match etag without quotes or ``W/``; ``"*"`` for a wildcard; None when absent."""
+    return parse_etag(request.headers.get("if-match"))
+
+
+def parse_etag(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    return text or None

@@ -1,0 +1,27 @@
+"""GET /statistics/devices (registry counts) and GET /statistics/service (connected devices).
+
+The real hub's statistics lag by minutes; the sandbox's are exact (a documented simplification)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from kit.sandbox.hub.http import hub_route, json_response
+from kit.sandbox.hub.registry import Registry
+
+
+def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
+    async def devices(request: Request) -> Response:
+        return json_response(registry.statistics())
+
+    async def service(request: Request) -> Response:
+        return json_response({"connectedDeviceCount": registry.connected_count()})
+
+    return [
+        hub_route(ctx, "GET", "/statistics/devices", devices),
+        hub_route(ctx, "GET", "/statistics/service", service),
+    ]
