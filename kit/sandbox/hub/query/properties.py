@@ -32,9 +32,6 @@ _JOB_ROOTS = {name.lower(): name for name in DEVICE_JOB_NAMES} | {
     "lastupdatedtimeutc": "lastUpdatedDateTimeUtc",
 }
 
-# Words of the language that cannot name a property unless escaped ([[group]]).
-RESERVED_WORDS = frozenset({"select", "from", "where", "group", "by", "as", "and", "or", "not", "in", "nin", "top"})
-
 
 def collection_of(path: Path) -> str:
     """The FROM clause's collection name, or a QueryError naming the three that exist."""
@@ -48,9 +45,6 @@ def collection_of(path: Path) -> str:
 
 def document_keys(path: Path, collection: str) -> tuple[str, ...]:
     """The keys to follow in a document of ``collection`` for ``path``."""
-    for name, bare in zip(path.segments, path.bare):
-        if bare and name.lower() in RESERVED_WORDS:
-            raise invalid_at(path.pos, f"'{name}' is a keyword; escape it as [[{name}]] to use it as a property name")
     if collection == JOBS:
         return _job_keys(path)
     first = path.segments[0]

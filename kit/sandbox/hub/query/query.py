@@ -156,6 +156,8 @@ def _is_aggregate(expr: Node) -> bool:
 
 def _check_collection_rules(source: str, select: Select) -> None:
     """What each collection allows, beyond the grammar (query-language and query-jobs documentation)."""
+    if select.group_by and source != DEVICES:
+        raise invalid_at(select.group_by[0].pos, "GROUP BY is supported only on device twins (FROM devices)")
     if select.projections is None:
         if select.group_by:
             raise invalid_at(select.group_by[0].pos, "GROUP BY needs a SELECT list of group keys and aggregates")
@@ -164,8 +166,6 @@ def _check_collection_rules(source: str, select: Select) -> None:
     else:
         for projection in select.projections:
             _check_projection(projection)
-    if select.group_by and source != DEVICES:
-        raise invalid_at(select.group_by[0].pos, "GROUP BY is supported only on device twins (FROM devices)")
 
 
 def _check_projection(projection: Projection) -> None:

@@ -1,5 +1,8 @@
 """Text to nodes: the lark LALR parser over ``grammar.lark`` and the translation of its errors.
 
+The basic (not contextual) lexer makes every keyword reserved everywhere, as in the real language where
+``group`` must be written ``[[group]]`` to name a property.
+
 Lark's exceptions become ``QueryError`` messages that name the line, the column, what was found and what
 the grammar expected there, because that is what a learner needs to fix a query.
 """
@@ -28,6 +31,11 @@ _EXPECTED_WORDING = {
     "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "DOT": "'.'",
     "$END": "the end of the query",
 }
+_KEYWORDS = {
+    "SELECT", "FROM", "WHERE", "GROUP", "BY", "TOP", "AS", "AND", "OR", "NOT", "IN", "NIN",
+    "TRUE", "FALSE", "NULL", "UNDEFINED",
+}
+_NAMES = {"NAME", "ESCAPED_NAME"}
 _EXPRESSION_STARTS = {"NAME", "STRING", "DECIMAL", "LSQB", "LPAR"}
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.S)
@@ -37,7 +45,7 @@ _SIMPLE_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f
 @functools.cache
 def _parser() -> Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", start=["query", "condition"], maybe_placeholders=True)
+    return Lark(grammar, parser="lalr", lexer="basic", start=["query", "condition"], maybe_placeholders=True)
 
 
 def parse_select(text: str) -> Select:
@@ -65,6 +73,11 @@ def _syntax_error(text: str, error: UnexpectedInput) -> QueryError:
     expected = _expected(_acceptable(error))
     if isinstance(error, UnexpectedToken) and error.token.type == "$END":
         return syntax_error_at(_end_position(text), f"the query ends too early; {expected}")
+    if isinstance(error, UnexpectedToken) and error.token.type in _KEYWORDS and _acceptable(error) <= _NAMES:
+        word = str(error.token)
+        return syntax_error_at(
+            (error.line, error.column), f"'{word}' is a keyword; escape it as [[{word}]] to use it as a property name"
+        )
     if isinstance(error, UnexpectedToken):
         return syntax_error_at((error.line, error.column), f"unexpected '{error.token}'; {expected}")
     if isinstance(error, UnexpectedCharacters):
