@@ -255,7 +255,10 @@ class AmqpConnection:
 
     def _pump(self) -> None:
         assert self._sock is not None
-        while not self._stopping.is_set():
+        while True:
+            if self._stopping.is_set():
+                self._say_goodbye()
+                return
             self._dispatch()
             self._flush()
             if self._transport.closed:
@@ -271,6 +274,14 @@ class AmqpConnection:
                     return
                 except socket.timeout:
                     continue
+
+    def _say_goodbye(self) -> None:
+        """Close the AMQP connection with a reason, so the client stops at once instead of timing out."""
+        if self._connection.state & Endpoint.LOCAL_ACTIVE:
+            self._connection.condition = Condition("amqp:connection:forced", "The sandbox is stopping.")
+            self._connection.close()
+        self._dispatch()
+        self._flush_quietly()
 
     def _flush_quietly(self) -> None:
         try:
@@ -485,11 +496,11 @@ class AmqpListener:
         with self._lock:
             connections = list(self._connections)
             threads = list(self._threads)
-        for connection in connections:
-            connection.close()
         deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0))
+        for connection in connections:  # any still stuck in a handshake
+            connection.close()
 
 
 def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
@@ -497,3 +508,45 @@ def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
     return context
+
+
+def hub_handlers(ctx: Any) -> AmqpHandlers:
+    """Tokens are checked like REST ``Authorization`` values; sending needs cloudToDeviceMessages/send/action."""
+    from kit.sandbox.hub import auth, c2d
+    from kit.sandbox.hub.permissions import permission_for
+
+    permission = permission_for("AMQP", DEVICEBOUND_PATH)
+
+    def authenticate(token_type: str, token: str) -> Grant:
+        if token_type == "jwt" and " " not in token.strip():
+            token = "Bearer " + token.strip()
+        return Grant(auth.authenticate(ctx, token), token_expiry(token))
+
+    def authorize_send(grant: Grant) -> None:
+        auth.authorize_permission(ctx, grant.principal, permission, "POST", DEVICEBOUND_PATH)
+
+    def deliver(grant: Grant, message: Message, size: int) -> None:
+        c2d.enqueue(ctx, message, size)
+
+    return AmqpHandlers(authenticate, authorize_send, deliver)
+
+
+def setup(ctx: Any) -> dict[str, Any]:
+    """Listen on port 5671 (the only port uamqp dials); if another process has it, run without cloud-to-device."""
+    listener = AmqpListener(
+        server_tls_context(str(ctx.tls.server_cert), str(ctx.tls.server_key)), hub_handlers(ctx),
+        host=ctx.bind_host, port=AMQP_PORT,
+    )
+    try:
+        listener.start()
+    except OSError as error:
+        note = (
+            f"Cloud-to-device messages are unavailable: port {AMQP_PORT} on {ctx.bind_host} is taken "
+            f"({error.strerror or error}), most likely by another sandbox. The IoT Hub SDK always sends them to port "
+            f"{AMQP_PORT}; stop the other sandbox, then restart this one."
+        )
+        log.warning(note)
+        return {"amqp_port": None, "amqp_note": note}
+    ctx.services.setdefault("on_stop", []).append(listener.stop)
+    ctx.services["amqp_listener"] = listener
+    return {"amqp_port": AMQP_PORT, "amqp_note": ""}
