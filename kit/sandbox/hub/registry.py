@@ -312,6 +312,15 @@ class Registry:
                 identity["lastActivityTime"] = now
             self._store_identity(row, identity)
 
+    def set_cloud_to_device_count(self, device_id: str, count: int) -> None:
+        """Cloud-to-device side: the number of messages queued for the device (identity and twin root)."""
+        with self.db.transaction():
+            row = self._device_row(device_id)
+            identity = json.loads(row["identity"])
+            if identity.get("cloudToDeviceMessageCount") != count:
+                identity["cloudToDeviceMessageCount"] = count
+                self._store_identity(row, identity)
+
     # ---- modules ----------------------------------------------------------------------------------------------
 
     def _module_row(self, device_id: str, module_id: str) -> Any:
