@@ -18,7 +18,9 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from kit.sandbox.hub import api_query, api_registry, api_twins, fleet, rbac, sas, statistics
+from kit.sandbox.hub import (
+    amqp, api_query, api_registry, api_twins, c2d, fleet, rbac, routes_messages, sas, statistics,
+)
 from kit.sandbox.hub.registry import Registry
 from kit.sandbox.hub.simulator import Simulator
 
@@ -35,7 +37,8 @@ def setup(ctx: Any) -> dict[str, Any]:
     ctx.services.setdefault("on_stop", []).append(simulator.disconnect_all)
     ctx.background.append(simulator.run)
     api_query.register_collections(ctx, registry)
-    return {"hub_connection_string": policies["iothubowner"].connection_string(ctx.hub_host)}
+    c2d.setup(ctx)
+    return {"hub_connection_string": policies["iothubowner"].connection_string(ctx.hub_host), **amqp.setup(ctx)}
 
 
 def routes(ctx: Any) -> list[BaseRoute]:
@@ -45,4 +48,5 @@ def routes(ctx: Any) -> list[BaseRoute]:
         *api_registry.routes(ctx, registry),
         *api_twins.routes(ctx, registry),
         *statistics.routes(ctx, registry),
+        *routes_messages.routes(ctx),
     ]
