@@ -1,5 +1,236 @@
-"""Admin commands of the identity side (placeholder until built)."""
+"""Admin commands of the identity side, mirroring what an Azure admin does in the portal or with ``az``.
+
+``app`` manages app registrations (secrets, certificates, federated credentials, disable, delete) and user-assigned
+managed identities; ``role`` manages IoT Hub data-role assignments; ``token workload`` mints a token from the
+built-in external issuer. They write the SQLite directory directly, so they work whether or not the sandbox runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kit.sandbox.cli import add_state_dir, print_json
+from kit.sandbox.connection import connection_path
+from kit.sandbox.db import Database
+from kit.sandbox.hub import rbac
+from kit.sandbox.identity import directory, external_issuer, seed
+from kit.sandbox.identity.keys import new_signing_key
+from kit.sandbox.paths import private_dir, resolve_state_dir, write_private
+
+
+@contextmanager
+def _directory(args: argparse.Namespace) -> Iterator[tuple[Database, Path]]:
+    folder = private_dir(resolve_state_dir(args.state_dir))
+    db = Database.in_state_dir(folder)
+    try:
+        seed.ensure_seeded(folder, db)
+        yield db, folder
+    finally:
+        db.close()
+
+
+def _principal_id(db: Database, reference: str) -> tuple[str, str]:
+    """(object id, display name) of an app, managed identity or user (by UPN or object id)."""
+    row = db.one("SELECT object_id, display_name FROM users WHERE upn = ? OR object_id = ? COLLATE NOCASE",
+                 (reference, reference))
+    if row:
+        return row["object_id"], row["display_name"]
+    principal = directory.find_principal(db, reference)
+    return principal.object_id, principal.display_name
+
+
+def _app_create(args: argparse.Namespace) -> int:
+    kind = "managed_identity" if args.managed_identity else "public_client" if args.public_client else "application"
+    with _directory(args) as (db, _):
+        for role in args.role:
+            rbac.role_named(role)  # fail before creating anything
+        principal = directory.create_principal(db, args.name, kind)
+        result = {"display_name": principal.display_name, "client_id": principal.client_id,
+                  "object_id": principal.object_id, "tenant_id": principal.tenant_id, "kind": kind}
+        if kind == "application":
+            secret = directory.add_secret(db, principal, args.secret_days)
+            result.update(client_secret=secret["client_secret"], secret_expires=secret["expires"])
+        result["roles"] = [rbac.assign(db, principal.object_id, role).name for role in args.role]
+    print_json(result)
+    return 0
+
+
+def _app_list(args: argparse.Namespace) -> int:
+    with _directory(args) as (db, _):
+        print_json([directory.describe(db, p) for p in directory.list_principals(db)])
+    return 0
+
+
+def _on_app(action: Callable[[Database, directory.Principal, argparse.Namespace, Path], dict]) -> Callable:
+    def handler(args: argparse.Namespace) -> int:
+        with _directory(args) as (db, folder):
+            principal = directory.find_principal(db, args.app)
+            print_json({"client_id": principal.client_id, **action(db, principal, args, folder)})
+        return 0
+
+    return handler
+
+
+def _secret_add(db, principal, args, folder) -> dict:
+    return directory.add_secret(db, principal, args.days)
+
+
+def _secret_expire(db, principal, args, folder) -> dict:
+    return {"expired_secrets": directory.expire_secrets(db, principal, args.key_id)}
+
+
+def _cert_upload(db, principal, args, folder) -> dict:
+    path = Path(args.file).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"file: no certificate at {path}. Give the path of a PEM certificate.")
+    return directory.add_certificate(db, principal, path.read_bytes())
+
+
+def _cert_generate(db, principal, args, folder) -> dict:
+    """Make a key pair and certificate, register the certificate and write key + certificate (0600) for the app."""
+    key = new_signing_key(principal.display_name)
+    out = Path(args.out).expanduser().resolve()
+    write_private(out, key.pem())
+    return {**directory.add_certificate(db, principal, key.pem()), "certificate_path": str(out)}
+
+
+def _fic_add(db, principal, args, folder) -> dict:
+    return directory.add_federated_credential(db, principal, args.name, args.issuer, args.subject, args.audience,
+                                              args.description)
+
+
+def _disable(db, principal, args, folder) -> dict:
+    directory.set_enabled(db, principal, False)
+    return {"enabled": False}
+
+
+def _enable(db, principal, args, folder) -> dict:
+    directory.set_enabled(db, principal, True)
+    return {"enabled": True}
+
+
+def _delete(db, principal, args, folder) -> dict:
+    directory.delete_principal(db, principal)
+    return {"deleted": True, "object_id": principal.object_id}
+
+
+def _role_assign(args: argparse.Namespace) -> int:
+    with _directory(args) as (db, _):
+        object_id, name = _principal_id(db, args.principal)
+        role = rbac.assign(db, object_id, args.role)
+    print_json({"principal_id": object_id, "principal_name": name, "role": role.name,
+                "role_definition_id": role.definition_id, "scope": "hub"})
+    return 0
+
+
+def _role_remove(args: argparse.Namespace) -> int:
+    with _directory(args) as (db, _):
+        object_id, name = _principal_id(db, args.principal)
+        removed = rbac.remove(db, object_id, args.role)
+    print_json({"principal_id": object_id, "principal_name": name, "role": rbac.role_named(args.role).name,
+                "removed": removed})
+    return 0
+
+
+def _role_list(args: argparse.Namespace) -> int:
+    with _directory(args) as (db, _):
+        query = "SELECT principal_id, role_name FROM role_assignments"
+        params: tuple[str, ...] = ()
+        if args.principal:
+            query += " WHERE principal_id = ?"
+            params = (_principal_id(db, args.principal)[0],)
+        rows = db.all(query + " ORDER BY principal_id, role_name", params)
+        names = {p.object_id: p.display_name for p in directory.list_principals(db)}
+        names.update({r["object_id"]: r["upn"] for r in db.all("SELECT object_id, upn FROM users")})
+        print_json([{"principal_id": r["principal_id"], "principal_name": names.get(r["principal_id"], ""),
+                     "role": r["role_name"]} for r in rows])
+    return 0
+
+
+def _token_workload(args: argparse.Namespace) -> int:
+    folder = resolve_state_dir(args.state_dir)
+    path = connection_path(folder)
+    if not path.exists():
+        raise FileNotFoundError("The external issuer's URL is known once the sandbox has run: "
+                                "python -m kit.sandbox start")
+    issuer = json.loads(path.read_text())["external_issuer"]
+    token = external_issuer.mint_workload_token(external_issuer.signing_key(folder), issuer, args.subject,
+                                                args.audience, int(args.minutes * 60))
+    result = {"issuer": issuer, "subject": args.subject, "audience": args.audience}
+    if args.out:
+        result["token_file"] = str(write_private(Path(args.out).expanduser().resolve(), token))
+    else:
+        result["token"] = token
+    print_json(result)
+    return 0
+
+
+def _command(sub, name: str, handler: Callable, text: str, app: bool = False) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=text, description=text)
+    add_state_dir(parser)
+    if app:
+        parser.add_argument("--app", required=True, help="client id, object id or display name")
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def register_cli(subparsers) -> None:
-    return None
+    app = subparsers.add_parser("app", help="app registrations and managed identities (like az ad app / az identity)")
+    app_sub = app.add_subparsers(dest="app_command", required=True)
+
+    create = _command(app_sub, "create", _app_create, "register an app (prints its client id, secret and object id)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", action="append", default=[], help="IoT Hub data role to assign (repeatable)")
+    create.add_argument("--secret-days", type=float, default=directory.DEFAULT_SECRET_DAYS)
+    kinds = create.add_mutually_exclusive_group()
+    kinds.add_argument("--managed-identity", action="store_true", help="a user-assigned managed identity instead")
+    kinds.add_argument("--public-client", action="store_true", help="a public client (device code), no secret")
+
+    _command(app_sub, "list", _app_list, "list apps, their credentials (never secret values) and roles")
+
+    secret = app_sub.add_parser("secret", help="client secrets").add_subparsers(dest="secret_command", required=True)
+    _command(secret, "add", _on_app(_secret_add), "add a client secret (shown once)", app=True).add_argument(
+        "--days", type=float, default=directory.DEFAULT_SECRET_DAYS)
+    _command(secret, "expire", _on_app(_secret_expire), "make secrets expire now", app=True).add_argument(
+        "--key-id", default=None, help="only this secret (default: all of the app's secrets)")
+
+    cert = app_sub.add_parser("cert", help="certificates").add_subparsers(dest="cert_command", required=True)
+    _command(cert, "upload", _on_app(_cert_upload), "register a PEM certificate", app=True).add_argument(
+        "--file", required=True)
+    _command(cert, "generate", _on_app(_cert_generate),
+             "make a key and certificate, register it, write both to a 0600 PEM", app=True).add_argument(
+        "--out", required=True)
+
+    fic = app_sub.add_parser("fic", help="federated identity credentials").add_subparsers(
+        dest="fic_command", required=True)
+    fic_add = _command(fic, "add", _on_app(_fic_add), "trust an external issuer's tokens for one subject", app=True)
+    fic_add.add_argument("--name", required=True)
+    fic_add.add_argument("--issuer", required=True)
+    fic_add.add_argument("--subject", required=True)
+    fic_add.add_argument("--audience", default=directory.FIC_AUDIENCE)
+    fic_add.add_argument("--description", default="")
+
+    _command(app_sub, "disable", _on_app(_disable), "disable sign-in for an app", app=True)
+    _command(app_sub, "enable", _on_app(_enable), "enable sign-in again", app=True)
+    _command(app_sub, "delete", _on_app(_delete), "delete an app and its role assignments", app=True)
+
+    role = subparsers.add_parser("role", help="IoT Hub data-role assignments (like az role assignment)")
+    role_sub = role.add_subparsers(dest="role_command", required=True)
+    for name, handler, text in (("assign", _role_assign, "assign a role"), ("remove", _role_remove, "remove one")):
+        cmd = _command(role_sub, name, handler, text)
+        cmd.add_argument("--principal", required=True, help="app client id, object id or name, or a user's UPN")
+        cmd.add_argument("--role", required=True, help=", ".join(rbac.BUILT_IN_ROLES))
+    _command(role_sub, "list", _role_list, "list role assignments").add_argument("--principal", default=None)
+
+    token = subparsers.add_parser("token", help="tokens from the sandbox's external issuer")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    workload = _command(token_sub, "workload", _token_workload,
+                        "mint an external-issuer workload token (like a Kubernetes service-account token)")
+    workload.add_argument("--subject", default=external_issuer.DEFAULT_SUBJECT)
+    workload.add_argument("--audience", default=directory.FIC_AUDIENCE)
+    workload.add_argument("--minutes", type=float, default=60)
+    workload.add_argument("--out", default=None, help="write the token to this file (0600) instead of printing it")

@@ -1,0 +1,225 @@
+"""Build the real azure-identity credentials for either target, keeping the SDK call visible.
+
+Against the sandbox three knobs matter, and they live here only:
+
+* the authority: ``authority=<sandbox URL>`` and ``disable_instance_discovery=True`` (msal would otherwise ask
+  login.microsoftonline.com about the unknown host), from :func:`sandbox_kwargs`;
+* trust: ``REQUESTS_CA_BUNDLE`` (requests: azure-identity and the IoT Hub REST calls) and ``SSL_CERT_FILE``
+  (uamqp's OpenSSL: cloud-to-device messages) point at a bundle of certifi's roots plus the sandbox CA, from
+  :func:`trust_sandbox`, so the same kernel still reaches real Azure;
+* managed identity: pointed at the sandbox with ``IDENTITY_ENDPOINT``/``IDENTITY_HEADER`` (App Service protocol)
+  or ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` (IMDS protocol), so no chain probes 169.254.169.254.
+
+A notebook can write ``ClientSecretCredential(tenant, client, secret, **sandbox_kwargs(conn))`` itself, or call a
+factory such as :func:`client_secret`, which does exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from azure.core.credentials import TokenCredential
+from azure.identity import (
+    CertificateCredential,
+    ChainedTokenCredential,
+    ClientAssertionCredential,
+    ClientSecretCredential,
+    DefaultAzureCredential,
+    DeviceCodeCredential,
+    EnvironmentCredential,
+    ManagedIdentityCredential,
+    WorkloadIdentityCredential,
+)
+
+from kit.sandbox.connection import Connection, load_connection
+from kit.settings import Settings
+
+ManagedIdentityProtocol = Literal["app_service", "imds"]
+MANAGED_IDENTITY_VARIABLES = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "AZURE_POD_IDENTITY_AUTHORITY_HOST")
+# Developer-tool credentials read the learner's real Azure sign-ins; against the sandbox they are left out.
+DEVELOPER_TOOL_EXCLUSIONS = {
+    "exclude_cli_credential": True, "exclude_powershell_credential": True,
+    "exclude_developer_cli_credential": True, "exclude_visual_studio_code_credential": True,
+    "exclude_shared_token_cache_credential": True, "exclude_broker_credential": True,
+}
+
+
+# --- the knobs ------------------------------------------------------------------------------------------------
+
+def connection_for(settings: Settings) -> Connection:
+    """The sandbox the settings point at (its ``connection.json``)."""
+    return load_connection(settings.sandbox_state_dir)
+
+
+def trust_environment(conn: Connection) -> dict[str, str]:
+    return {"REQUESTS_CA_BUNDLE": conn.ca_bundle, "SSL_CERT_FILE": conn.ca_bundle}
+
+
+def trust_sandbox(conn: Connection) -> dict[str, str]:
+    """Trust the sandbox CA in this process (HTTPS and AMQP); returns the variables it set."""
+    variables = trust_environment(conn)
+    os.environ.update(variables)
+    return variables
+
+
+def sandbox_kwargs(conn: Connection) -> dict[str, Any]:
+    """Keyword arguments that point an msal-based credential at the sandbox (and trust it)."""
+    trust_sandbox(conn)
+    return {"authority": conn.authority_host, "disable_instance_discovery": True}
+
+
+def authority_kwargs(settings: Settings) -> dict[str, Any]:
+    """``sandbox_kwargs`` for the sandbox; the settings' authority host for Azure."""
+    if settings.target == "sandbox":
+        return sandbox_kwargs(connection_for(settings))
+    return {"authority": settings.authority_host}
+
+
+def managed_identity_environment(conn: Connection, protocol: ManagedIdentityProtocol = "app_service") -> dict[str, str]:
+    """Variables that make ``ManagedIdentityCredential`` ask the sandbox instead of the real IMDS address."""
+    if protocol == "app_service":
+        return {"IDENTITY_ENDPOINT": conn.identity_endpoint, "IDENTITY_HEADER": conn.identity_header}
+    return {"AZURE_POD_IDENTITY_AUTHORITY_HOST": conn.imds_authority_host}
+
+
+def prepare_managed_identity(conn: Connection, protocol: ManagedIdentityProtocol = "app_service") -> dict[str, str]:
+    """Set the managed identity variables for one protocol (clearing the other's) and trust the sandbox."""
+    for name in MANAGED_IDENTITY_VARIABLES:
+        os.environ.pop(name, None)
+    variables = managed_identity_environment(conn, protocol)
+    os.environ.update(variables)
+    trust_sandbox(conn)
+    return variables
+
+
+def environment_variables(settings: Settings) -> dict[str, str]:
+    """The ``AZURE_*`` variables ``EnvironmentCredential`` reads, for these settings' credential kind."""
+    variables = {"AZURE_TENANT_ID": settings.tenant_id or "", "AZURE_CLIENT_ID": settings.client_id or "",
+                 "AZURE_AUTHORITY_HOST": _authority_host(settings)}
+    if settings.credential_kind == "certificate" and settings.certificate_path:
+        variables["AZURE_CLIENT_CERTIFICATE_PATH"] = str(settings.certificate_path)
+    elif settings.client_secret is not None:
+        variables["AZURE_CLIENT_SECRET"] = settings.client_secret.get_secret_value()
+    if settings.federated_token_file:
+        variables["AZURE_FEDERATED_TOKEN_FILE"] = str(settings.federated_token_file)
+    return variables
+
+
+def prepare_environment(settings: Settings) -> list[str]:
+    """Export ``environment_variables`` into this process; returns the names set (never the values)."""
+    variables = environment_variables(settings)
+    for name in ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"):
+        os.environ.pop(name, None)
+    os.environ.update(variables)
+    if settings.target == "sandbox":
+        trust_sandbox(connection_for(settings))
+    return sorted(variables)
+
+
+def _authority_host(settings: Settings) -> str:
+    return connection_for(settings).authority_host if settings.target == "sandbox" else settings.authority_host
+
+
+def _secret(settings: Settings) -> str:
+    if settings.client_secret is None:
+        raise ValueError("client_secret: enter the secret's Value (not its Secret ID) in the settings.")
+    return settings.client_secret.get_secret_value()
+
+
+def _require(settings: Settings, *names: str) -> None:
+    missing = [name for name in names if not getattr(settings, name)]
+    if missing:
+        raise ValueError(f"{', '.join(missing)}: needed for a {settings.credential_kind} credential; enter "
+                         "it in the settings.")
+
+
+# --- one factory per credential type ---------------------------------------------------------------------------
+
+def client_secret(settings: Settings, **kwargs: Any) -> ClientSecretCredential:
+    _require(settings, "tenant_id", "client_id")
+    return ClientSecretCredential(settings.tenant_id, settings.client_id, _secret(settings),
+                                  **authority_kwargs(settings), **kwargs)
+
+
+def certificate(settings: Settings, **kwargs: Any) -> CertificateCredential:
+    _require(settings, "tenant_id", "client_id", "certificate_path")
+    return CertificateCredential(settings.tenant_id, settings.client_id, str(settings.certificate_path),
+                                 **authority_kwargs(settings), **kwargs)
+
+
+def read_token_file(path: str | os.PathLike[str]) -> Callable[[], str]:
+    """A ``func`` for ``ClientAssertionCredential`` that reads a (rotated) token file on every call."""
+    return lambda: Path(path).read_text().strip()
+
+
+def client_assertion(settings: Settings, func: Callable[[], str] | None = None,
+                     **kwargs: Any) -> ClientAssertionCredential:
+    """Federation with an assertion you supply (``func``); by default the settings' federated token file."""
+    _require(settings, "tenant_id", "client_id")
+    if func is None:
+        _require(settings, "federated_token_file")
+        func = read_token_file(settings.federated_token_file)  # type: ignore[arg-type]
+    # Not msal-based: no instance discovery to turn off, only the authority.
+    authority = {k: v for k, v in authority_kwargs(settings).items() if k == "authority"}
+    return ClientAssertionCredential(settings.tenant_id, settings.client_id, func, **authority, **kwargs)
+
+
+def workload_identity(settings: Settings, **kwargs: Any) -> WorkloadIdentityCredential:
+    _require(settings, "tenant_id", "client_id", "federated_token_file")
+    authority = {k: v for k, v in authority_kwargs(settings).items() if k == "authority"}
+    return WorkloadIdentityCredential(tenant_id=settings.tenant_id, client_id=settings.client_id,
+                                      token_file_path=str(settings.federated_token_file), **authority, **kwargs)
+
+
+def managed_identity(settings: Settings, protocol: ManagedIdentityProtocol = "app_service",
+                     **kwargs: Any) -> ManagedIdentityCredential:
+    """System-assigned by default; pass ``client_id=`` for a user-assigned identity."""
+    if settings.target == "sandbox":
+        prepare_managed_identity(connection_for(settings), protocol)
+    return ManagedIdentityCredential(**kwargs)
+
+
+def environment(settings: Settings, **kwargs: Any) -> EnvironmentCredential:
+    prepare_environment(settings)
+    extra = {"disable_instance_discovery": True} if settings.target == "sandbox" else {}
+    return EnvironmentCredential(**extra, **kwargs)
+
+
+def default(settings: Settings, **kwargs: Any) -> DefaultAzureCredential:
+    """``DefaultAzureCredential`` with the settings exported; against the sandbox its managed identity is the
+    sandbox's and the developer-tool credentials (real Azure sign-ins) are left out."""
+    prepare_environment(settings)
+    if settings.target == "azure":
+        return DefaultAzureCredential(**kwargs)
+    prepare_managed_identity(connection_for(settings))
+    return DefaultAzureCredential(disable_instance_discovery=True, **{**DEVELOPER_TOOL_EXCLUSIONS, **kwargs})
+
+
+def chained(*credentials: TokenCredential) -> ChainedTokenCredential:
+    """Try each credential in turn; only 'unavailable' moves on, any other failure stops the chain."""
+    return ChainedTokenCredential(*credentials)
+
+
+def device_code(settings: Settings, client_id: str | None = None, **kwargs: Any) -> DeviceCodeCredential:
+    """A user signs in with a code. ``client_id`` must be a public client; by default azure-identity's own."""
+    _require(settings, "tenant_id")
+    if client_id:
+        kwargs["client_id"] = client_id
+    return DeviceCodeCredential(tenant_id=settings.tenant_id, **authority_kwargs(settings), **kwargs)
+
+
+FACTORIES: dict[str, Callable[..., TokenCredential]] = {
+    "default": default, "environment": environment, "client_secret": client_secret, "certificate": certificate,
+    "client_assertion": client_assertion, "workload_identity": workload_identity,
+    "managed_identity": managed_identity, "device_code": device_code,
+}
+
+
+def build(settings: Settings, **kwargs: Any) -> TokenCredential:
+    """The credential of ``settings.credential_kind`` (``chained`` = managed identity, then client secret)."""
+    if settings.credential_kind == "chained":
+        return chained(managed_identity(settings), client_secret(settings, **kwargs))
+    return FACTORIES[settings.credential_kind](settings, **kwargs)
