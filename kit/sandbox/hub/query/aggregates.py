@@ -9,7 +9,8 @@ form one group whose output omits the key.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .values import UNDEFINED, is_number, kind_of
 
@@ -30,7 +31,7 @@ class Count:
 
 
 class Sum:
-    __slots__ = ("total", "seen")
+    __slots__ = ("seen", "total")
 
     def __init__(self) -> None:
         self.total: int | float = 0
@@ -97,7 +98,9 @@ class Grouping:
     getter))`` where getter reads the aggregated value (None for COUNT()).
     """
 
-    def __init__(self, group_getters: list[Callable[[dict], Any]], columns: list[tuple[str, str, Any]]) -> None:
+    def __init__(
+        self, group_getters: list[Callable[[dict], Any]], columns: list[tuple[str, str, Any]]
+    ) -> None:
         self.group_getters = group_getters
         self.columns = columns
         self.aggregates = [spec for _, how, spec in columns if how == "aggregate"]

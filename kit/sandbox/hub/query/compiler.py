@@ -7,13 +7,22 @@ specialised closures because they dominate real queries.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import invalid_at
 from .functions import AGGREGATE_NAMES, FUNCTIONS
 from .nodes import ArrayOf, Binary, Call, Const, Membership, Node, Path, Unary
 from .values import (
-    COMPARISONS, MIRRORED, UNDEFINED, arithmetic, compare, kind_of, logical_and, logical_not, logical_or,
+    COMPARISONS,
+    MIRRORED,
+    UNDEFINED,
+    arithmetic,
+    compare,
+    kind_of,
+    logical_and,
+    logical_not,
+    logical_or,
     membership_key,
 )
 
@@ -122,12 +131,14 @@ class Compiler:
             return self._comparison(node)
         left, right = self.compile(node.left), self.compile(node.right)
         if op == "AND":
+
             def both(doc: dict) -> Any:
                 first = left(doc)
                 return False if first is False else logical_and(first, right(doc))
 
             return both
         if op == "OR":
+
             def either(doc: dict) -> Any:
                 first = left(doc)
                 return True if first is True else logical_or(first, right(doc))
@@ -148,6 +159,7 @@ class Compiler:
 def _compare_with_constant(op: str, operand: Evaluator, constant: Any) -> Evaluator:
     test = COMPARISONS[op]
     if type(constant) is str:
+
         def against_string(doc: dict) -> Any:
             value = operand(doc)
             return test(value, constant) if type(value) is str else UNDEFINED

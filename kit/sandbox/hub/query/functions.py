@@ -8,7 +8,8 @@ Names are matched case-insensitively; the table gives (min args, max args, imple
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .values import UNDEFINED, Undefined, is_number, kind_of
 
@@ -21,28 +22,17 @@ def _is_defined(value: Any) -> bool:
     return not isinstance(value, Undefined)
 
 
-def _startswith(text: Any, prefix: Any, ignore_case: Any = False) -> Any:
-    if not _strings(text, prefix):
-        return UNDEFINED
-    if ignore_case is True:
-        return text.lower().startswith(prefix.lower())
-    return text.startswith(prefix)
+def _text_test(test: Callable[[str, str], bool]) -> Callable[..., Any]:
+    """STARTSWITH/ENDSWITH/CONTAINS: two strings, and an optional third argument true to ignore case."""
 
+    def apply(text: Any, part: Any, ignore_case: Any = False) -> Any:
+        if not _strings(text, part):
+            return UNDEFINED
+        if ignore_case is True:
+            return test(text.lower(), part.lower())
+        return test(text, part)
 
-def _endswith(text: Any, suffix: Any, ignore_case: Any = False) -> Any:
-    if not _strings(text, suffix):
-        return UNDEFINED
-    if ignore_case is True:
-        return text.lower().endswith(suffix.lower())
-    return text.endswith(suffix)
-
-
-def _contains(text: Any, part: Any, ignore_case: Any = False) -> Any:
-    if not _strings(text, part):
-        return UNDEFINED
-    if ignore_case is True:
-        return part.lower() in text.lower()
-    return part in text
+    return apply
 
 
 def _concat(*parts: Any) -> Any:
@@ -53,7 +43,7 @@ def _substring(text: Any, start: Any, length: Any) -> Any:
     if type(text) is not str or not (is_number(start) and is_number(length)):
         return UNDEFINED
     begin = max(int(start), 0)
-    return text[begin:begin + max(int(length), 0)]
+    return text[begin : begin + max(int(length), 0)]
 
 
 def _index_of(text: Any, part: Any) -> Any:
@@ -90,7 +80,7 @@ def _power(base: Any, exponent: Any) -> Any:
     if not (is_number(base) and is_number(exponent)):
         return UNDEFINED
     try:
-        result = base ** exponent
+        result = base**exponent
     except (ZeroDivisionError, OverflowError):
         return UNDEFINED
     return UNDEFINED if isinstance(result, complex) else result
@@ -119,9 +109,9 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "IS_OBJECT": (1, 1, lambda v: type(v) is dict),
     "IS_PRIMITIVE": (1, 1, lambda v: kind_of(v) is not None),
     "IS_STRING": (1, 1, lambda v: type(v) is str),
-    "STARTSWITH": (2, 3, _startswith),
-    "ENDSWITH": (2, 3, _endswith),
-    "CONTAINS": (2, 3, _contains),
+    "STARTSWITH": (2, 3, _text_test(str.startswith)),
+    "ENDSWITH": (2, 3, _text_test(str.endswith)),
+    "CONTAINS": (2, 3, _text_test(lambda text, part: part in text)),
     "LOWER": (1, 1, _string_function(str.lower)),
     "UPPER": (1, 1, _string_function(str.upper)),
     "LENGTH": (1, 1, _string_function(len)),

@@ -7,7 +7,7 @@ conservative SQLite condition, so neither needs to know about lark.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 Position = tuple[int, int]
 
@@ -30,40 +30,40 @@ class Path:
 @dataclass(frozen=True, slots=True)
 class Call:
     name: str
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
     pos: Position
 
 
 @dataclass(frozen=True, slots=True)
 class Unary:
     op: str  # "NOT" or "-"
-    operand: "Node"
+    operand: Node
     pos: Position
 
 
 @dataclass(frozen=True, slots=True)
 class Binary:
     op: str  # "AND", "OR", a comparison ("=", "!=", "<", ...) or arithmetic ("+", "-", "*", "/", "%")
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
     pos: Position
 
 
 @dataclass(frozen=True, slots=True)
 class Membership:
-    operand: "Node"
-    options: "Node"
+    operand: Node
+    options: Node
     negated: bool  # NIN
     pos: Position
 
 
 @dataclass(frozen=True, slots=True)
 class ArrayOf:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
     pos: Position
 
 
-Node = Union[Const, Path, Call, Unary, Binary, Membership, ArrayOf]
+Node = Const | Path | Call | Unary | Binary | Membership | ArrayOf
 
 
 @dataclass(frozen=True, slots=True)

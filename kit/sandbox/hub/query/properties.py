@@ -18,13 +18,36 @@ JOBS = "devices.jobs"
 COLLECTIONS = (DEVICES, MODULES, JOBS)
 
 TWIN_ROOT_NAMES = (
-    "deviceId", "moduleId", "etag", "deviceEtag", "status", "statusReason", "statusUpdateTime",
-    "connectionState", "lastActivityTime", "cloudToDeviceMessageCount", "authenticationType",
-    "x509Thumbprint", "modelId", "version", "capabilities", "deviceScope", "parentScopes", "tags", "properties",
+    "deviceId",
+    "moduleId",
+    "etag",
+    "deviceEtag",
+    "status",
+    "statusReason",
+    "statusUpdateTime",
+    "connectionState",
+    "lastActivityTime",
+    "cloudToDeviceMessageCount",
+    "authenticationType",
+    "x509Thumbprint",
+    "modelId",
+    "version",
+    "capabilities",
+    "deviceScope",
+    "parentScopes",
+    "tags",
+    "properties",
 )
 DEVICE_JOB_NAMES = (
-    "deviceId", "jobId", "jobType", "status", "startTimeUtc", "endTimeUtc", "createdDateTimeUtc",
-    "lastUpdatedDateTimeUtc", "outcome",
+    "deviceId",
+    "jobId",
+    "jobType",
+    "status",
+    "startTimeUtc",
+    "endTimeUtc",
+    "createdDateTimeUtc",
+    "lastUpdatedDateTimeUtc",
+    "outcome",
 )
 _TWIN_ROOTS = {name.lower(): name for name in TWIN_ROOT_NAMES}
 _JOB_ROOTS = {name.lower(): name for name in DEVICE_JOB_NAMES} | {
@@ -38,7 +61,8 @@ def collection_of(path: Path) -> str:
     name = ".".join(path.segments).lower()
     if name not in COLLECTIONS or not all(path.bare):
         raise invalid_at(
-            path.pos, f"unknown collection '{'.'.join(path.segments)}'; use devices, devices.modules or devices.jobs"
+            path.pos,
+            f"unknown collection '{'.'.join(path.segments)}'; use devices, devices.modules or devices.jobs",
         )
     return name
 

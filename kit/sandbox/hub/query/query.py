@@ -19,13 +19,13 @@ from .values import UNDEFINED
 MAX_QUERY_LENGTH = 8192  # characters, per the query-twins and query-jobs documentation
 
 
-def parse(text: str) -> "Query":
+def parse(text: str) -> Query:
     """Parse and compile a full query (``SELECT ... FROM ...``); raises QueryError for anything invalid."""
     _check_text(text)
     return Query(text, parse_select(text))
 
 
-def parse_condition(text: str) -> "Condition":
+def parse_condition(text: str) -> Condition:
     """Parse a WHERE-clause fragment over device twins, such as a job's ``queryCondition`` (``*`` = all)."""
     _check_text(text)
     return Condition(text, parse_condition_node(text))
@@ -43,7 +43,8 @@ def _check_text(text: Any) -> None:
         raise QueryError(
             f"The query is {len(text)} characters long; IoT Hub accepts at most {MAX_QUERY_LENGTH} "
             f"(the excess starts at line {line}, column {column})",
-            line, column,
+            line,
+            column,
         )
 
 
@@ -63,7 +64,7 @@ class _Filter:
         return self._predicate is None or self._predicate(doc) is True
 
     def sql_prefilter(self, json_column: str) -> Fragment | None:
-        """``(sql, params)`` selecting a superset of matching rows by ``json_column``, or None if not possible."""
+        """``(sql, params)`` picking a superset of the matching rows via ``json_column``, or None."""
         return prefilter(self._where, self._keys_for, json_column)
 
 
@@ -86,7 +87,9 @@ class Query(_Filter):
         self.top = select.top
         self._projections = select.projections
         _check_collection_rules(self.source, select)
-        self.is_aggregate = bool(select.group_by) or any(_is_aggregate(p.expr) for p in select.projections or ())
+        self.is_aggregate = bool(select.group_by) or any(
+            _is_aggregate(p.expr) for p in select.projections or ()
+        )
         if select.projections is None:
             self.item_type = "deviceJob" if self.source == JOBS else "twin"
         else:
@@ -99,7 +102,9 @@ class Query(_Filter):
         if self._projections is None:
             return doc
         if self._grouping is not None:
-            raise TypeError("an aggregate query produces rows from all documents at once; call aggregate(docs)")
+            raise TypeError(
+                "an aggregate query produces rows from all documents at once; call aggregate(docs)"
+            )
         row = {}
         for key, get in self._columns:
             value = get(doc)
@@ -160,7 +165,9 @@ def _check_collection_rules(source: str, select: Select) -> None:
         raise invalid_at(select.group_by[0].pos, "GROUP BY is supported only on device twins (FROM devices)")
     if select.projections is None:
         if select.group_by:
-            raise invalid_at(select.group_by[0].pos, "GROUP BY needs a SELECT list of group keys and aggregates")
+            raise invalid_at(
+                select.group_by[0].pos, "GROUP BY needs a SELECT list of group keys and aggregates"
+            )
     elif source == JOBS:
         raise invalid_at(select.projections[0].pos, "a devices.jobs query supports only SELECT *")
     else:
@@ -175,7 +182,8 @@ def _check_projection(projection: Projection) -> None:
     if not _is_aggregate(expr):
         raise invalid_at(
             projection.pos,
-            "the SELECT list holds property paths and COUNT(), AVG(), SUM(), MIN() or MAX(), each with optional AS",
+            "the SELECT list holds property paths and COUNT(), AVG(), SUM(), MIN() or MAX(), "
+            "each with an optional AS alias",
         )
     assert isinstance(expr, Call)
     name = expr.name.upper()
@@ -183,9 +191,10 @@ def _check_projection(projection: Projection) -> None:
         if expr.args:
             raise invalid_at(expr.pos, "COUNT() takes no argument; it counts the rows")
     elif len(expr.args) != 1 or not isinstance(expr.args[0], Path):
-        raise invalid_at(expr.pos, f"{name}() takes one property path, for example {name}(properties.reported.x)")
+        raise invalid_at(
+            expr.pos, f"{name}() takes one property path, for example {name}(properties.reported.x)"
+        )
 
 
 def _text_of(expr: Node) -> str:
     return ".".join(expr.segments) if isinstance(expr, Path) else type(expr).__name__
-

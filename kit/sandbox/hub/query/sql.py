@@ -99,4 +99,3 @@ def _join(parts: list[Fragment], word: str) -> Fragment:
         return parts[0]
     sql = f" {word} ".join(f"({text})" for text, _ in parts)
     return sql, [value for _, params in parts for value in params]
-

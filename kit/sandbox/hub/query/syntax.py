@@ -23,23 +23,73 @@ from .values import UNDEFINED
 
 # How the grammar's terminal names read in an error message, in the order they are listed.
 _EXPECTED_WORDING = {
-    "SELECT": "SELECT", "TOP": "TOP", "STAR": "'*'", "FROM": "FROM", "WHERE": "WHERE", "GROUP": "GROUP BY",
-    "BY": "BY", "AS": "AS", "AND": "AND", "OR": "OR", "NOT": "NOT", "IN": "IN", "NIN": "NIN",
-    "NAME": "a property name", "ESCAPED_NAME": "a property name", "STRING": "a string", "DECIMAL": "a number",
-    "HEX": "a number", "TRUE": "true", "FALSE": "false", "NULL": "null", "UNDEFINED": "undefined",
-    "COMPARE": "a comparison (= != <> < > <= >=)", "PLUS": "'+'", "MINUS": "'-'", "MUL_OP": "'/' or '%'",
-    "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "DOT": "'.'",
+    "SELECT": "SELECT",
+    "TOP": "TOP",
+    "STAR": "'*'",
+    "FROM": "FROM",
+    "WHERE": "WHERE",
+    "GROUP": "GROUP BY",
+    "BY": "BY",
+    "AS": "AS",
+    "AND": "AND",
+    "OR": "OR",
+    "NOT": "NOT",
+    "IN": "IN",
+    "NIN": "NIN",
+    "NAME": "a property name",
+    "ESCAPED_NAME": "a property name",
+    "STRING": "a string",
+    "DECIMAL": "a number",
+    "HEX": "a number",
+    "TRUE": "true",
+    "FALSE": "false",
+    "NULL": "null",
+    "UNDEFINED": "undefined",
+    "COMPARE": "a comparison (= != <> < > <= >=)",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "MUL_OP": "'/' or '%'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "DOT": "'.'",
     "$END": "the end of the query",
 }
 _KEYWORDS = {
-    "SELECT", "FROM", "WHERE", "GROUP", "BY", "TOP", "AS", "AND", "OR", "NOT", "IN", "NIN",
-    "TRUE", "FALSE", "NULL", "UNDEFINED",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "BY",
+    "TOP",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "NIN",
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "UNDEFINED",
 }
 _NAMES = {"NAME", "ESCAPED_NAME"}
 _EXPRESSION_STARTS = {"NAME", "STRING", "DECIMAL", "LSQB", "LPAR"}
 
-_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.S)
-_SIMPLE_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.DOTALL)
+_SIMPLE_ESCAPES = {
+    "'": "'",
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
 
 
 @functools.cache
@@ -76,7 +126,8 @@ def _syntax_error(text: str, error: UnexpectedInput) -> QueryError:
     if isinstance(error, UnexpectedToken) and error.token.type in _KEYWORDS and _acceptable(error) <= _NAMES:
         word = str(error.token)
         return syntax_error_at(
-            (error.line, error.column), f"'{word}' is a keyword; escape it as [[{word}]] to use it as a property name"
+            (error.line, error.column),
+            f"'{word}' is a keyword; escape it as [[{word}]] to use it as a property name",
         )
     if isinstance(error, UnexpectedToken):
         return syntax_error_at((error.line, error.column), f"unexpected '{error.token}'; {expected}")
@@ -99,7 +150,16 @@ def _expected(names: set[str]) -> str:
     words = []
     if _EXPRESSION_STARTS <= names:
         words.append("an expression")
-        names -= _EXPRESSION_STARTS | {"ESCAPED_NAME", "HEX", "TRUE", "FALSE", "NULL", "UNDEFINED", "MINUS", "NOT"}
+        names -= _EXPRESSION_STARTS | {
+            "ESCAPED_NAME",
+            "HEX",
+            "TRUE",
+            "FALSE",
+            "NULL",
+            "UNDEFINED",
+            "MINUS",
+            "NOT",
+        }
     for name, wording in _EXPECTED_WORDING.items():
         if name in names and wording not in words:
             words.append(wording)
@@ -168,22 +228,22 @@ class _ToNodes(Transformer):
     def condition_expr(self, children: list[Any]) -> Node:
         return children[0]
 
-    def top(self, children: list[Any]) -> "_Top":
+    def top(self, children: list[Any]) -> _Top:
         number: Const = children[1]
         if not isinstance(number.value, int) or number.value < 0:
             raise syntax_error_at(number.pos, f"TOP needs a whole number of rows, not {number.value}")
         return _Top(number.value)
 
-    def where(self, children: list[Any]) -> "_Where":
+    def where(self, children: list[Any]) -> _Where:
         return _Where(children[1])
 
     def group_by(self, children: list[Any]) -> tuple[Path, ...]:
         return tuple(child for child in children if isinstance(child, Path))
 
-    def select_all(self, _children: list[Any]) -> "_SelectList":
+    def select_all(self, _children: list[Any]) -> _SelectList:
         return _SelectList(None)
 
-    def select_projections(self, children: list[Projection]) -> "_SelectList":
+    def select_projections(self, children: list[Projection]) -> _SelectList:
         return _SelectList(tuple(children))
 
     def projection(self, children: list[Any]) -> Projection:

@@ -7,7 +7,8 @@ WHERE clause, so a comparison with a missing property or an object never selects
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Undefined:
@@ -25,7 +26,12 @@ class Undefined:
 UNDEFINED = Undefined()
 
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
 }
 # The comparison that means the same with its operands swapped (3 < x  is  x > 3).
 MIRRORED = {"=": "=", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
@@ -85,11 +91,8 @@ def logical_and(left: Any, right: Any) -> Any:
 
 
 def logical_or(left: Any, right: Any) -> Any:
-    if left is True or right is True:
-        return True
-    if left is False and right is False:
-        return False
-    return UNDEFINED
+    """De Morgan over the three values: true if either is true, false if both are false, else undefined."""
+    return logical_not(logical_and(logical_not(left), logical_not(right)))
 
 
 def logical_not(value: Any) -> Any:

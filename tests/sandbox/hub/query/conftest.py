@@ -6,32 +6,54 @@ Redmond43, cellular connectivity, sendFrequencyInSecs 300) plus devices that mak
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from kit.sandbox.hub.query import parse
 
 
-def make_twin(device_id: str, *, tags: dict | None = None, desired: dict | None = None,
-              reported: dict | None = None, module_id: str | None = None, **root: Any) -> dict:
+def make_twin(
+    device_id: str,
+    *,
+    tags: dict | None = None,
+    desired: dict | None = None,
+    reported: dict | None = None,
+    module_id: str | None = None,
+    **root: Any,
+) -> dict:
     twin: dict[str, Any] = {"deviceId": device_id}
     if module_id is not None:
         twin["moduleId"] = module_id
     twin |= {
-        "etag": "AAAAAAAAAAc=", "deviceEtag": "MzE4NzUxOTU1", "status": "enabled", "statusReason": None,
-        "statusUpdateTime": "0001-01-01T00:00:00", "connectionState": "Disconnected",
-        "lastActivityTime": "0001-01-01T00:00:00", "cloudToDeviceMessageCount": 0, "authenticationType": "sas",
-        "x509Thumbprint": {"primaryThumbprint": None, "secondaryThumbprint": None}, "modelId": "", "version": 2,
+        "etag": "AAAAAAAAAAc=",
+        "deviceEtag": "MzE4NzUxOTU1",
+        "status": "enabled",
+        "statusReason": None,
+        "statusUpdateTime": "0001-01-01T00:00:00",
+        "connectionState": "Disconnected",
+        "lastActivityTime": "0001-01-01T00:00:00",
+        "cloudToDeviceMessageCount": 0,
+        "authenticationType": "sas",
+        "x509Thumbprint": {"primaryThumbprint": None, "secondaryThumbprint": None},
+        "modelId": "",
+        "version": 2,
     }
     twin |= root
     if tags is not None:
         twin["tags"] = tags
     twin["properties"] = {
-        "desired": {**(desired or {}), "$metadata": {"$lastUpdated": "2016-03-30T16:24:48.789Z"},
-                    "$version": (desired or {}).get("$version", 1)},
-        "reported": {**(reported or {}), "$metadata": {"$lastUpdated": "2016-04-01T16:24:48.789Z"},
-                     "$version": (reported or {}).get("$version", 1)},
+        "desired": {
+            **(desired or {}),
+            "$metadata": {"$lastUpdated": "2016-03-30T16:24:48.789Z"},
+            "$version": (desired or {}).get("$version", 1),
+        },
+        "reported": {
+            **(reported or {}),
+            "$metadata": {"$lastUpdated": "2016-04-01T16:24:48.789Z"},
+            "$version": (reported or {}).get("$version", 1),
+        },
     }
     twin["capabilities"] = {"iotEdge": False}
     return twin
@@ -46,7 +68,8 @@ def doc_twin() -> dict:
         reported={
             "connectivity": {"type": "cellular"},
             "telemetryConfig": {"sendFrequencyInSecs": 300, "status": "Success"},
-            "batteryLevel": 55, "$version": 7,
+            "batteryLevel": 55,
+            "$version": 7,
         },
     )
 
@@ -55,16 +78,34 @@ def doc_twin() -> dict:
 def fleet() -> list[dict]:
     return [
         doc_twin(),
-        make_twin("dev-eu-1", tags={"location": {"region": "EU"}},
-                  reported={"connectivity": "wifi", "telemetryConfig": {"status": "Success"}, "batteryLevel": 40}),
-        make_twin("dev-eu-2", tags={"location": {"region": "EU"}},
-                  reported={"connectivity": "wired", "telemetryConfig": {"status": "Pending"}, "batteryLevel": 71}),
-        make_twin("dev-asia", tags={"location": {"region": "Asia"}}, status="disabled",
-                  reported={"telemetryConfig": {"status": "Pending", "sendFrequencyInSecs": 30}}),
-        make_twin("AZ3166Device", lastActivityTime="2021-05-07T00:50:38.0543092Z",
-                  reported={"telemetryConfig": {"status": "Error"}, "batteryLevel": 12}),
-        make_twin("dev-group", tags={"group": {"name": "some_value"}}, connectionState="Connected",
-                  desired={"config": "a"}, reported={"config": "a", "telemetryConfig": {"status": "Success"}}),
+        make_twin(
+            "dev-eu-1",
+            tags={"location": {"region": "EU"}},
+            reported={"connectivity": "wifi", "telemetryConfig": {"status": "Success"}, "batteryLevel": 40},
+        ),
+        make_twin(
+            "dev-eu-2",
+            tags={"location": {"region": "EU"}},
+            reported={"connectivity": "wired", "telemetryConfig": {"status": "Pending"}, "batteryLevel": 71},
+        ),
+        make_twin(
+            "dev-asia",
+            tags={"location": {"region": "Asia"}},
+            status="disabled",
+            reported={"telemetryConfig": {"status": "Pending", "sendFrequencyInSecs": 30}},
+        ),
+        make_twin(
+            "AZ3166Device",
+            lastActivityTime="2021-05-07T00:50:38.0543092Z",
+            reported={"telemetryConfig": {"status": "Error"}, "batteryLevel": 12},
+        ),
+        make_twin(
+            "dev-group",
+            tags={"group": {"name": "some_value"}},
+            connectionState="Connected",
+            desired={"config": "a"},
+            reported={"config": "a", "telemetryConfig": {"status": "Success"}},
+        ),
     ]
 
 
@@ -80,9 +121,15 @@ def module_twins() -> list[dict]:
 
 def device_job(device_id: str, job_id: str, job_type: str, status: str, created: str) -> dict:
     return {
-        "deviceId": device_id, "jobId": job_id, "jobType": job_type, "status": status,
-        "startTimeUtc": created, "endTimeUtc": created, "createdDateTimeUtc": created,
-        "lastUpdatedDateTimeUtc": created, "outcome": {"deviceMethodResponse": None},
+        "deviceId": device_id,
+        "jobId": job_id,
+        "jobType": job_type,
+        "status": status,
+        "startTimeUtc": created,
+        "endTimeUtc": created,
+        "createdDateTimeUtc": created,
+        "lastUpdatedDateTimeUtc": created,
+        "outcome": {"deviceMethodResponse": None},
     }
 
 

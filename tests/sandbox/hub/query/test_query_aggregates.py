@@ -35,7 +35,9 @@ def test_min_max_order_kinds_null_bool_number_string():
 
 
 def test_no_rows_count_is_zero_and_other_aggregates_are_left_out():
-    assert rows("SELECT COUNT() AS n, AVG(v) AS a, SUM(v) AS s, MIN(v), MAX(v) FROM devices", []) == [{"n": 0}]
+    assert rows("SELECT COUNT() AS n, AVG(v) AS a, SUM(v) AS s, MIN(v), MAX(v) FROM devices", []) == [
+        {"n": 0}
+    ]
     assert rows("SELECT COUNT() AS n FROM devices WHERE v = 999") == [{"n": 0}]
     assert rows("SELECT AVG(missing) AS a, COUNT() AS n FROM devices") == [{"n": 7}]
 
@@ -57,14 +59,18 @@ def test_group_by_undefined_key_and_object_keys():
 def test_group_keys_of_different_kinds_stay_apart():
     docs = [{"k": 1}, {"k": True}, {"k": 1.0}, {"k": "1"}, {"k": None}]
     assert rows("SELECT k, COUNT() AS n FROM devices GROUP BY k", docs) == [
-        {"k": 1, "n": 2}, {"k": True, "n": 1}, {"k": "1", "n": 1}, {"k": None, "n": 1},
+        {"k": 1, "n": 2},
+        {"k": True, "n": 1},
+        {"k": "1", "n": 1},
+        {"k": None, "n": 1},
     ]
 
 
 def test_group_by_several_keys_and_unnamed_columns():
     docs = [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "x"}]
     assert rows("SELECT a, b, COUNT(), MAX(a) FROM devices GROUP BY a, b", docs) == [
-        {"a": 1, "b": "x", "$1": 2, "$2": 1}, {"a": 1, "b": "y", "$1": 1, "$2": 1},
+        {"a": 1, "b": "x", "$1": 2, "$2": 1},
+        {"a": 1, "b": "y", "$1": 1, "$2": 1},
     ]
 
 
@@ -75,12 +81,14 @@ def test_group_by_without_aggregates_lists_distinct_values():
 def test_where_and_top_apply_to_aggregates():
     assert rows("SELECT COUNT() AS n FROM devices WHERE IS_NUMBER(v)") == [{"n": 4}]
     assert rows("SELECT TOP 2 tags.site AS site, COUNT() AS n FROM devices GROUP BY tags.site") == [
-        {"site": "north", "n": 2}, {"site": "south", "n": 2},
+        {"site": "north", "n": 2},
+        {"site": "south", "n": 2},
     ]
 
 
 def test_group_by_keys_use_canonical_root_names():
     docs = [{"status": "enabled"}, {"status": "disabled"}, {"status": "enabled"}]
     assert rows("SELECT Status, COUNT() AS n FROM devices GROUP BY STATUS", docs) == [
-        {"status": "enabled", "n": 2}, {"status": "disabled", "n": 1},
+        {"status": "enabled", "n": 2},
+        {"status": "disabled", "n": 1},
     ]

@@ -26,7 +26,9 @@ def test_count_alias_keeps_its_casing(run, fleet):
 
 
 def test_from_is_required():
-    with pytest.raises(QueryError, match=r"line 1, column 30: the query ends too early; expected one of: FROM"):
+    with pytest.raises(
+        QueryError, match=r"line 1, column 30: the query ends too early; expected one of: FROM"
+    ):
         parse("SELECT COUNT() as TotalNumber")
 
 
@@ -35,8 +37,10 @@ def test_where_on_a_tag(run, fleet):
 
 
 def test_where_and_with_numeric_comparison(run, fleet):
-    query = ("SELECT * FROM devices WHERE tags.location.region = 'US' "
-             "AND properties.reported.telemetryConfig.sendFrequencyInSecs >= 60")
+    query = (
+        "SELECT * FROM devices WHERE tags.location.region = 'US' "
+        "AND properties.reported.telemetryConfig.sendFrequencyInSecs >= 60"
+    )
     assert ids(run(query, fleet)) == ["myDeviceId"]
 
 
@@ -65,7 +69,8 @@ def test_group_by_with_count(run, fleet):
 
 def test_system_properties_are_case_insensitive_and_returned_canonically(run, fleet):
     rows = run(
-        "SELECT DeviceId, LastActivityTime FROM devices WHERE status = 'enabled' AND connectionState = 'Disconnected'",
+        "SELECT DeviceId, LastActivityTime FROM devices "
+        "WHERE status = 'enabled' AND connectionState = 'Disconnected'",
         fleet,
     )
     assert {"deviceId": "AZ3166Device", "lastActivityTime": "2021-05-07T00:50:38.0543092Z"} in rows
@@ -87,8 +92,10 @@ def test_bracket_escaped_keyword(run, fleet):
 def test_property_to_property_comparison_needs_primitives(run, fleet):
     rows = run("SELECT * FROM devices WHERE properties.desired.config = properties.reported.config", fleet)
     assert ids(rows) == ["dev-group"]
-    objects = run("SELECT * FROM devices WHERE properties.desired.telemetryConfig = "
-                  "properties.desired.telemetryConfig", fleet)
+    objects = run(
+        "SELECT * FROM devices WHERE properties.desired.telemetryConfig = properties.desired.telemetryConfig",
+        fleet,
+    )
     assert objects == []
 
 
@@ -100,12 +107,18 @@ def test_module_twins(run, module_twins):
 def test_module_twins_by_reported_status(run, module_twins):
     rows = run("SELECT * FROM devices.modules WHERE properties.reported.status = 'scanning'", module_twins)
     assert [(row["deviceId"], row["moduleId"]) for row in rows] == [
-        ("device1", "scanner"), ("device2", "scanner"), ("device3", "scanner")]
+        ("device1", "scanner"),
+        ("device2", "scanner"),
+        ("device3", "scanner"),
+    ]
 
 
 def test_module_twins_on_some_devices(run, module_twins):
-    rows = run("SELECT * FROM devices.modules WHERE properties.reported.status = 'scanning' "
-               "AND deviceId IN ['device1', 'device2']", module_twins)
+    rows = run(
+        "SELECT * FROM devices.modules WHERE properties.reported.status = 'scanning' "
+        "AND deviceId IN ['device1', 'device2']",
+        module_twins,
+    )
     assert ids(rows) == ["device1", "device2"]
 
 
@@ -132,22 +145,29 @@ def test_device_jobs_of_one_job(run, device_jobs):
 
 
 def test_projection_used_as_configuration_metric(run, twin_factory):
-    twins = [twin_factory("a", reported={"chillerWaterSettings": {"status": "pending"}}),
-             twin_factory("b", reported={"chillerWaterSettings": {"status": "done"}})]
+    twins = [
+        twin_factory("a", reported={"chillerWaterSettings": {"status": "pending"}}),
+        twin_factory("b", reported={"chillerWaterSettings": {"status": "done"}}),
+    ]
     query = "SELECT deviceId FROM devices WHERE properties.reported.chillerWaterSettings.status='pending'"
     assert run(query, twins) == [{"deviceId": "a"}]
 
 
 def test_iso_timestamps_compare_as_strings(run, fleet):
-    rows = run("SELECT deviceId, lastActivityTime FROM devices WHERE lastActivityTime >= '2021-05-07T00:00:00Z'",
-               fleet)
+    rows = run(
+        "SELECT deviceId, lastActivityTime FROM devices WHERE lastActivityTime >= '2021-05-07T00:00:00Z'",
+        fleet,
+    )
     assert rows == [{"deviceId": "AZ3166Device", "lastActivityTime": "2021-05-07T00:50:38.0543092Z"}]
 
 
-@pytest.mark.parametrize(("condition", "expected"), [
-    ("deviceId = 'dev-eu-1'", ["dev-eu-1"]),
-    ("deviceId IN ['dev-eu-1','dev-eu-2']", ["dev-eu-1", "dev-eu-2"]),
-])
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("deviceId = 'dev-eu-1'", ["dev-eu-1"]),
+        ("deviceId IN ['dev-eu-1','dev-eu-2']", ["dev-eu-1", "dev-eu-2"]),
+    ],
+)
 def test_job_query_conditions(fleet, condition, expected):
     parsed = parse_condition(condition)
     assert [twin["deviceId"] for twin in fleet if parsed.matches(twin)] == expected
@@ -180,7 +200,9 @@ def test_double_quoted_string(run, fleet):
 
 def test_arithmetic_in_where(run, fleet):
     assert ids(run("SELECT * FROM devices WHERE properties.reported.batteryLevel % 2 = 1", fleet)) == [
-        "myDeviceId", "dev-eu-2"]
+        "myDeviceId",
+        "dev-eu-2",
+    ]
 
 
 def test_hex_literal(run, fleet):
@@ -189,8 +211,11 @@ def test_hex_literal(run, fleet):
 
 
 def test_aggregates_without_group_by(run, fleet):
-    rows = run("SELECT AVG(properties.reported.batteryLevel) AS avgBattery, "
-               "MAX(properties.reported.batteryLevel) AS maxBattery FROM devices", fleet)
+    rows = run(
+        "SELECT AVG(properties.reported.batteryLevel) AS avgBattery, "
+        "MAX(properties.reported.batteryLevel) AS maxBattery FROM devices",
+        fleet,
+    )
     assert rows == [{"avgBattery": (55 + 40 + 71 + 12) / 4, "maxBattery": 71}]
 
 
@@ -198,10 +223,13 @@ def test_nin_excludes_missing_properties(run, fleet):
     assert ids(run("SELECT * FROM devices WHERE tags.location.region NIN ['US','EU']", fleet)) == ["dev-asia"]
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT deviceId FROM devices.jobs",
-    "SELECT COUNT() AS n FROM devices.jobs",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT deviceId FROM devices.jobs",
+        "SELECT COUNT() AS n FROM devices.jobs",
+    ],
+)
 def test_devices_jobs_accepts_only_select_star(query):
     with pytest.raises(QueryError, match="line 1, column 8: a devices.jobs query supports only SELECT"):
         parse(query)

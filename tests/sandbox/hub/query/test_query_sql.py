@@ -10,8 +10,18 @@ import pytest
 from kit.sandbox.hub.query import parse, parse_condition
 
 DOCS = [
-    {"deviceId": "a", "status": "enabled", "tags": {"site": "north", "n": 1}, "properties": {"desired": {"$version": 3}}},
-    {"deviceId": "b", "status": "disabled", "tags": {"site": "south", "n": 2.5}, "properties": {"desired": {"$version": 5}}},
+    {
+        "deviceId": "a",
+        "status": "enabled",
+        "tags": {"site": "north", "n": 1},
+        "properties": {"desired": {"$version": 3}},
+    },
+    {
+        "deviceId": "b",
+        "status": "disabled",
+        "tags": {"site": "south", "n": 2.5},
+        "properties": {"desired": {"$version": 5}},
+    },
     {"deviceId": "c", "status": "enabled", "tags": {"site": {"x": 1}, "n": "2"}},
     {"deviceId": "d", "status": "enabled", "tags": {"site": None, "n": True, "a.b": "dot"}},
     {"deviceId": "é", "status": "enabled", "tags": {"site": "north", "n": 10}},
@@ -31,23 +41,26 @@ def prefiltered(db: sqlite3.Connection, fragment: tuple[str, list]) -> set[str]:
     return {row[0] for row in db.execute(f"SELECT device_id FROM twins WHERE {sql}", params)}
 
 
-@pytest.mark.parametrize(("condition", "expected"), [
-    ("deviceId = 'a'", {"a"}),
-    ("STATUS = 'enabled'", {"a", "c", "d", "é"}),
-    ("tags.site = 'north'", {"a", "é"}),
-    ("tags.n > 1", {"b", "é"}),
-    ("2 <= tags.n", {"b", "é"}),
-    ("tags.n != 1", {"b", "é"}),
-    ("tags.n <> 1", {"b", "é"}),
-    ("properties.desired.$version >= 4", {"b"}),
-    ("tags.[[a.b]] = 'dot'", {"d"}),
-    ("deviceId IN ['a', 'é']", {"a", "é"}),
-    ("deviceId = 'é'", {"é"}),
-    ("tags.site = 'north' AND tags.n < 5", {"a"}),
-    ("tags.site = 'south' OR deviceId = 'a'", {"a", "b"}),
-    ("is_defined(tags.site)", {"a", "b", "c", "d", "é"}),
-    ("deviceId IN []", set()),
-])
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("deviceId = 'a'", {"a"}),
+        ("STATUS = 'enabled'", {"a", "c", "d", "é"}),
+        ("tags.site = 'north'", {"a", "é"}),
+        ("tags.n > 1", {"b", "é"}),
+        ("2 <= tags.n", {"b", "é"}),
+        ("tags.n != 1", {"b", "é"}),
+        ("tags.n <> 1", {"b", "é"}),
+        ("properties.desired.$version >= 4", {"b"}),
+        ("tags.[[a.b]] = 'dot'", {"d"}),
+        ("deviceId IN ['a', 'é']", {"a", "é"}),
+        ("deviceId = 'é'", {"é"}),
+        ("tags.site = 'north' AND tags.n < 5", {"a"}),
+        ("tags.site = 'south' OR deviceId = 'a'", {"a", "b"}),
+        ("is_defined(tags.site)", {"a", "b", "c", "d", "é"}),
+        ("deviceId IN []", set()),
+    ],
+)
 def test_translated_conditions_select_a_superset_of_matches(db, condition, expected):
     query = parse(f"SELECT * FROM devices WHERE {condition}")
     fragment = query.sql_prefilter("twin_json")
@@ -57,10 +70,19 @@ def test_translated_conditions_select_a_superset_of_matches(db, condition, expec
     assert prefiltered(db, fragment) >= matched
 
 
-@pytest.mark.parametrize("condition", [
-    "NOT deviceId = 'a'", "tags.n NIN [1]", "LOWER(deviceId) = 'a'", "tags.n = true", "tags.site = null",
-    "tags.n + 1 = 2", "deviceId = 'a' OR NOT deviceId = 'b'", "tags.n IN [1, true]",
-])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "NOT deviceId = 'a'",
+        "tags.n NIN [1]",
+        "LOWER(deviceId) = 'a'",
+        "tags.n = true",
+        "tags.site = null",
+        "tags.n + 1 = 2",
+        "deviceId = 'a' OR NOT deviceId = 'b'",
+        "tags.n IN [1, true]",
+    ],
+)
 def test_untranslatable_conditions_give_none(condition):
     assert parse(f"SELECT * FROM devices WHERE {condition}").sql_prefilter("twin_json") is None
 
