@@ -47,17 +47,10 @@ def synthetic_twins(count: int, seed: int = 7) -> list[dict]:
         twins.append(
             {
                 "deviceId": f"dev-{index:06d}",
-                "etag": "AAAAAAAAAAE=",
-                "deviceEtag": "MA==",
                 "status": "enabled" if index % 5 else "disabled",
-                "statusUpdateTime": "0001-01-01T00:00:00",
-                "connectionState": "Disconnected",
-                "lastActivityTime": "0001-01-01T00:00:00",
-                "cloudToDeviceMessageCount": 0,
-                "authenticationType": "sas",
-                "x509Thumbprint": {"primaryThumbprint": None, "secondaryThumbprint": None},
-                "modelId": "",
-                "version": 2,
+                "connectionState": rng.choice(["Connected", "Disconnected"]),
+                "lastActivityTime": f"2024-01-{1 + index % 28:02d}T00:00:00Z",
+                "version": 1 + index % 7,
                 "tags": tags,
                 "properties": {
                     "desired": {"$metadata": {"$lastUpdated": "2024-01-01T00:00:00.000Z"}, "$version": 1},
