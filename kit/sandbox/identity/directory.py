@@ -233,9 +233,9 @@ def set_enabled(db: Database, principal: Principal, enabled: bool) -> None:
 
 
 def delete_principal(db: Database, principal: Principal) -> None:
+    rbac.remove_all(db, principal.object_id)
     with db.transaction() as conn:
         conn.execute("DELETE FROM principals WHERE object_id = ?", (principal.object_id,))
-        rbac.remove_all(db, principal.object_id)
 
 
 def describe(db: Database, principal: Principal) -> dict[str, Any]:
