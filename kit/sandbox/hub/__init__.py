@@ -19,7 +19,16 @@ from typing import Any
 from starlette.routing import BaseRoute
 
 from kit.sandbox.hub import (
-    amqp, api_query, api_registry, api_twins, c2d, fleet, rbac, routes_messages, sas, statistics,
+    amqp,
+    api_query,
+    api_registry,
+    api_twins,
+    c2d,
+    fleet,
+    rbac,
+    routes_messages,
+    sas,
+    statistics,
 )
 from kit.sandbox.hub.registry import Registry
 from kit.sandbox.hub.simulator import Simulator

@@ -27,8 +27,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from proton import Condition, Connection, Data, Delivery, Endpoint, Event, Message, Transport, int32, symbol
-from proton import Collector, Link
+from proton import (
+    Collector,
+    Condition,
+    Connection,
+    Data,
+    DataException,
+    Delivery,
+    Endpoint,
+    Event,
+    Link,
+    Message,
+    MessageException,
+    Transport,
+    int32,
+    symbol,
+)
 
 from kit.sandbox.hub.errors import HubError
 
@@ -142,11 +156,6 @@ def _address_path(address: str | None) -> str:
         return ""
     path = urllib.parse.urlsplit(address).path if "://" in address else address
     return "/" + path.strip("/").lower()
-
-
-@dataclass
-class _LinkRole:
-    kind: str  # "cbs-requests", "cbs-replies", "devicebound"
 
 
 class AmqpConnection:
@@ -272,7 +281,7 @@ class AmqpConnection:
                     self._dispatch()
                     self._flush_quietly()
                     return
-                except socket.timeout:
+                except TimeoutError:
                     continue
 
     def _say_goodbye(self) -> None:
@@ -309,14 +318,16 @@ class AmqpConnection:
             self._on_delivery(event.delivery)
         elif kind in (Event.LINK_REMOTE_CLOSE, Event.LINK_REMOTE_DETACH):
             self._roles.pop(event.link, None)
-            if event.link.state & Endpoint.LOCAL_ACTIVE:
-                event.link.close() if kind == Event.LINK_REMOTE_CLOSE else event.link.detach()
-        elif kind == Event.SESSION_REMOTE_CLOSE:
-            if event.session.state & Endpoint.LOCAL_ACTIVE:
-                event.session.close()
-        elif kind == Event.CONNECTION_REMOTE_CLOSE:
-            if event.connection.state & Endpoint.LOCAL_ACTIVE:
-                event.connection.close()
+            if not event.link.state & Endpoint.LOCAL_ACTIVE:
+                return
+            if kind == Event.LINK_REMOTE_CLOSE:
+                event.link.close()
+            else:
+                event.link.detach()
+        elif kind in (Event.SESSION_REMOTE_CLOSE, Event.CONNECTION_REMOTE_CLOSE):
+            endpoint = event.session if kind == Event.SESSION_REMOTE_CLOSE else event.connection
+            if endpoint.state & Endpoint.LOCAL_ACTIVE:
+                endpoint.close()
 
     def _attach(self, link: Link) -> None:
         link.source.copy(link.remote_source)
@@ -371,7 +382,7 @@ class AmqpConnection:
         message = Message()
         try:
             message.decode(payload)
-        except Exception as error:  # proton raises its own MessageException subclasses
+        except (MessageException, DataException) as error:
             self._settle(delivery, HubError(400, "IotHubFormatError", f"Could not decode the AMQP message: {error}"))
             return
         if role == "cbs-requests":
@@ -473,7 +484,7 @@ class AmqpListener:
         while not self._stopping.is_set():
             try:
                 raw, _ = self._socket.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

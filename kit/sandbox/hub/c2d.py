@@ -26,8 +26,8 @@ from typing import Any
 
 from proton import Message
 
-from kit.sandbox.hub.registry import Registry
 from kit.sandbox.hub.errors import HubError, argument_invalid, not_found_device
+from kit.sandbox.hub.registry import Registry
 
 log = logging.getLogger("kit.sandbox.hub.c2d")
 
@@ -83,7 +83,7 @@ CREATE INDEX IF NOT EXISTS c2d_feedback_by_batch ON c2d_feedback (batch_id);
 
 
 def utc_iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(frozen=True)

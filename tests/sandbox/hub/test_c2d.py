@@ -28,10 +28,14 @@ ONLINE_DEVICE = "thermostat-a-1"  # a seeded thermostat: the simulator keeps it 
 FEEDBACK = "/messages/serviceBound/feedback"
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def amqp_ready(sandbox: Connection) -> None:
+    """Only one process can own port 5671; when another sandbox has it, this one runs without AMQP (and says so)."""
     if sandbox.amqp_port is None:
         pytest.skip(f"this sandbox has no AMQP listener: {sandbox.amqp_note}")
+
+
+needs_amqp = pytest.mark.usefixtures("amqp_ready")
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +85,7 @@ def refusal_log(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("uamqp"))
 
 
+@needs_amqp
 def test_send_with_entra_token_is_completed_and_full_ack_gives_feedback(
         token_registry: IoTHubRegistryManager, runtime: IoTHubHttpRuntimeManager, hub: HubHttp) -> None:
     drain_feedback(hub)
@@ -108,6 +113,7 @@ def test_send_with_entra_token_is_completed_and_full_ack_gives_feedback(
     assert hub.call("GET", FEEDBACK, authorization="bearer").status_code == 204
 
 
+@needs_amqp
 def test_send_with_connection_string_and_positive_ack(sas_registry: IoTHubRegistryManager, hub: HubHttp) -> None:
     sas_registry.send_c2d_message(ONLINE_DEVICE, b"\x00\x01binary", {"iothub-ack": "positive",
                                                                    "messageId": "m-sas-1"})
@@ -118,6 +124,7 @@ def test_send_with_connection_string_and_positive_ack(sas_registry: IoTHubRegist
     drain_feedback(hub)
 
 
+@needs_amqp
 def test_queue_depth_purge_and_the_device_count(token_registry: IoTHubRegistryManager, hub: HubHttp,
                                                 offline_device: str, caplog: pytest.LogCaptureFixture) -> None:
     for number in range(50):
@@ -147,6 +154,7 @@ def test_queue_depth_purge_and_the_device_count(token_registry: IoTHubRegistryMa
     assert token_registry.get_device(offline_device).cloud_to_device_message_count == 1
 
 
+@needs_amqp
 def test_unexpired_message_waits_and_an_expired_one_is_dead_lettered(
         token_registry: IoTHubRegistryManager, hub: HubHttp, offline_device: str) -> None:
     expiry_ms = int((time.time() + 0.5) * 1000)
@@ -159,6 +167,7 @@ def test_unexpired_message_waits_and_an_expired_one_is_dead_lettered(
     drain_feedback(hub)
 
 
+@needs_amqp
 @pytest.mark.parametrize(("device", "body", "condition", "code"), [
     ("no-such-device", "hello", "NotFound", "DeviceNotFound"),
     (ONLINE_DEVICE, "x" * (65 * 1024), "LinkMessageSizeExceeded", "MessageTooLarge"),
@@ -173,6 +182,7 @@ def test_refused_messages_raise_in_the_sdk(token_registry: IoTHubRegistryManager
     token_registry.send_c2d_message(ONLINE_DEVICE, "the connection is still usable")
 
 
+@needs_amqp
 def test_bad_ack_value_is_refused(token_registry: IoTHubRegistryManager, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="uamqp")
     with pytest.raises(Exception, match="C2D message send failure"):
@@ -180,14 +190,15 @@ def test_bad_ack_value_is_refused(token_registry: IoTHubRegistryManager, caplog:
     assert "iothub-ack" in refusal_log(caplog)
 
 
+@needs_amqp
 def test_principal_without_the_send_action_is_refused_at_the_link(
         sandbox: Connection, role_app: Callable[[str | None], dict[str, str]], hub: HubHttp,
         offline_device: str) -> None:
     reader = role_app("IoT Hub Data Reader")
     credential = credential_for(sandbox, reader["client_id"], reader["client_secret"])
-    with clients.closing(IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as rm:
-        with pytest.raises(LinkDetach) as refused:
-            rm.send_c2d_message(offline_device, "not allowed")
+    with (clients.closing(IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as rm,
+          pytest.raises(LinkDetach) as refused):
+        rm.send_c2d_message(offline_device, "not allowed")
     text = str(refused.value)
     assert "UnauthorizedAccess" in text and "IotHubUnauthorized" in text
     assert f"Principal {reader['object_id']} is not authorized for POST on /messages/devicebound" in text
@@ -198,6 +209,7 @@ def test_principal_without_the_send_action_is_refused_at_the_link(
     assert purge(hub, offline_device).status_code == 200  # the same call with a policy that may
 
 
+@needs_amqp
 def test_sas_put_token_is_refused_when_local_auth_is_disabled(sandbox: Connection,
                                                              token_registry: IoTHubRegistryManager) -> None:
     def local_auth(action: str) -> None:
@@ -206,9 +218,9 @@ def test_sas_put_token_is_refused_when_local_auth_is_disabled(sandbox: Connectio
 
     local_auth("disable")
     try:
-        with pytest.raises(TokenAuthFailure) as refused:
-            with clients.closing(IoTHubRegistryManager.from_connection_string(sandbox.hub_connection_string)) as rm:
-                rm.send_c2d_message(ONLINE_DEVICE, "over SAS")
+        with (pytest.raises(TokenAuthFailure) as refused,
+              clients.closing(IoTHubRegistryManager.from_connection_string(sandbox.hub_connection_string)) as rm):
+            rm.send_c2d_message(ONLINE_DEVICE, "over SAS")
         assert refused.value.status_code == 401
         token_registry.send_c2d_message(ONLINE_DEVICE, "Entra ID still works")
     finally:
