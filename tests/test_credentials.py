@@ -1,0 +1,94 @@
+"""Every credential kind built by kit.credentials gets a token from the sandbox through the real azure-identity."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import jwt
+import pytest
+
+from kit import credentials
+from kit.sandbox.cli import environment
+from kit.settings import Settings
+
+SCOPE = "https://iothubs.azure.net/.default"
+
+
+@pytest.fixture
+def clean_env():
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def claims_of(credential) -> dict:
+    return jwt.decode(credential.get_token(SCOPE).token, options={"verify_signature": False})
+
+
+@pytest.mark.parametrize("kind", ["client_secret", "certificate", "client_assertion", "workload_identity",
+                                  "environment", "default"])
+def test_app_credentials(sandbox, clean_env, kind):
+    settings = Settings.from_sandbox(sandbox, credential_kind=kind)
+    credential = credentials.build(settings, retry_total=0)
+    assert claims_of(credential)["appid"] == sandbox.client_id
+
+
+@pytest.mark.parametrize("protocol", ["app_service", "imds"])
+def test_managed_identity(sandbox, clean_env, protocol):
+    credential = credentials.managed_identity(Settings.from_sandbox(sandbox), protocol)
+    assert claims_of(credential)["appidacr"] == "2"
+    assert "AZURE_POD_IDENTITY_AUTHORITY_HOST" in os.environ if protocol == "imds" else "IDENTITY_HEADER" in os.environ
+
+
+def test_chained_and_device_code(sandbox, clean_env):
+    settings = Settings.from_sandbox(sandbox, credential_kind="chained")
+    assert claims_of(credentials.build(settings))["appid"] != sandbox.client_id  # the managed identity answered
+    user = credentials.device_code(settings, prompt_callback=lambda *a: None, retry_total=0)
+    assert claims_of(user)["upn"].startswith("learner@")
+
+
+def test_sandbox_kwargs_are_the_visible_knobs(sandbox, clean_env):
+    assert credentials.sandbox_kwargs(sandbox) == {"authority": sandbox.authority_host,
+                                                   "disable_instance_discovery": True}
+    assert os.environ["REQUESTS_CA_BUNDLE"] == os.environ["SSL_CERT_FILE"] == sandbox.ca_bundle
+
+
+def test_environment_variables_hold_the_secret_only_for_secret_kind(sandbox):
+    cert = credentials.environment_variables(Settings.from_sandbox(sandbox, credential_kind="certificate"))
+    assert "AZURE_CLIENT_SECRET" not in cert and cert["AZURE_CLIENT_CERTIFICATE_PATH"] == sandbox.certificate_path
+
+
+TRIPWIRE_PROGRAM = """
+from azure.identity import DefaultAzureCredential
+token = DefaultAzureCredential().get_token("https://iothubs.azure.net/.default")
+print("TOKEN-OK", len(token.token) > 100)
+"""
+
+
+def test_unmodified_default_azure_credential_with_kit_env_variables(sandbox):
+    """`python -m kit.sandbox env` is enough for a bare DefaultAzureCredential(); any attempt to leave loopback
+    (IMDS at 169.254.169.254, login.microsoftonline.com) would hit a refusing proxy and be recorded."""
+    with socket.socket() as tripwire:
+        tripwire.bind(("127.0.0.1", 0))
+        tripwire.listen(8)
+        tripwire.settimeout(0.2)
+        proxy = f"http://127.0.0.1:{tripwire.getsockname()[1]}"
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
+               **environment(sandbox), "HTTPS_PROXY": proxy, "HTTP_PROXY": proxy,
+               "NO_PROXY": "localhost,127.0.0.1"}
+        done = subprocess.run([sys.executable, "-c", TRIPWIRE_PROGRAM], env=env, capture_output=True, text=True,
+                              timeout=120)
+        attempts = []
+        try:
+            while True:
+                conn, _ = tripwire.accept()
+                attempts.append(conn.recv(256))
+                conn.close()
+        except (TimeoutError, OSError):
+            pass
+    assert "TOKEN-OK True" in done.stdout, done.stderr
+    assert attempts == []
