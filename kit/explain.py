@@ -163,6 +163,12 @@ CATALOGUE: dict[str, list[Entry]] = {
               "Set SSL_CERT_FILE to the sandbox's ca_bundle before the first send, and check that the sandbox "
               "reports AMQP ready.",
               r"Authorization timeout|Unable to open authentication session"),
+        Entry("C2D_SEND_FAILURE", "Cloud-to-device message refused",
+              "The hub refused the message (unknown device, a full queue of 50, a message over 64 KB, or no "
+              "send permission). The SDK raises a generic error; the hub's reason is in uamqp's INFO log.",
+              "Turn on logging.getLogger('uamqp').setLevel(logging.INFO) and read the line with 'ErrorCode:'; "
+              "check the device ID, purge the queue, or assign a role with cloudToDeviceMessages/send.",
+              r"C2D message send failure"),
         Entry("MISSING_SIX", "azure-iot-hub cannot import six",
               "azure-iot-hub 2.7 imports six without declaring it.", "pip install six (requirements.txt does).",
               r"No module named 'six'"),
