@@ -1,0 +1,32 @@
+"""Loaded for every pytest run in this repository (``pytest``, ``pytest tests/...``, ``pytest notebooks``).
+
+``KIT_SANDBOX_DIR`` and ``KIT_SETTINGS_FILE`` point into a scratch folder before anything runs, so the tests'
+fixtures and the notebooks (run by nbval in kernels that inherit this environment) share one sandbox, and neither
+touches the learner's own state or settings. The session's sandbox is stopped at the end, whoever started it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from kit.sandbox import process
+from kit.sandbox.paths import STATE_DIR_ENV
+from kit.settings import SETTINGS_FILE_ENV
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="kit-tests-"))
+    os.environ[STATE_DIR_ENV] = str(scratch / "sandbox")
+    os.environ[SETTINGS_FILE_ENV] = str(scratch / "settings.json")
+    os.environ.pop("KIT_TARGET", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if os.environ.get(STATE_DIR_ENV):
+        process.stop(os.environ[STATE_DIR_ENV])

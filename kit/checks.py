@@ -1,0 +1,157 @@
+"""Self-checks for the notebooks: each one returns quietly when things are right and raises :class:`CheckFailed`,
+whose message carries a hint, when they are not. Under nbval a plain run of a notebook is therefore a real test.
+
+A cell that demonstrates a failure is tagged ``raises-exception`` (nbval then expects its error); the next cell calls
+:func:`failed_with`, which checks that the error was the one the notebook meant to show (not, say, a typo) and
+returns its explanation from :mod:`kit.explain`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+
+from kit import clients
+from kit.explain import Explanation, explain
+from kit.settings import Settings
+from kit.tokens import decode_unverified
+
+IOT_HUB_AUDIENCE = "https://iothubs.azure.net"
+IOT_HUB_SCOPE = IOT_HUB_AUDIENCE + "/.default"
+# appidacr / azpacr: how the application proved who it is.
+PROOF_KINDS = {"public": "0", "secret": "1", "certificate": "2", "assertion": "2"}
+
+
+class CheckFailed(AssertionError):
+    """A self-check found something wrong; the message says what and the hint says what to try."""
+
+    def __init__(self, problem: str, hint: str) -> None:
+        super().__init__(f"{problem}\nHint: {hint}")
+        self.problem = problem
+        self.hint = hint
+
+
+def _claims(token: Any) -> dict[str, Any]:
+    try:
+        return decode_unverified(token)["claims"]
+    except ValueError as error:
+        raise CheckFailed(str(error), "Pass what get_token() returned (or its .token).") from None
+
+
+def token_for_iot_hub(token: Any) -> dict[str, Any]:
+    """The token is a JWT for IoT Hub that has not expired; returns its claims."""
+    claims = _claims(token)
+    audience = claims.get("aud")
+    if audience != IOT_HUB_AUDIENCE:
+        raise CheckFailed(f"The token's audience is {audience!r}, not {IOT_HUB_AUDIENCE!r}.",
+                          f"Ask for the scope '{IOT_HUB_SCOPE}' (resource + '/.default').")
+    if float(claims.get("exp", 0)) <= time.time():
+        raise CheckFailed("The token has expired.", "Call get_token() again; credentials cache and refresh tokens.")
+    return claims
+
+
+def token_from_app(token: Any, client_id: str) -> dict[str, Any]:
+    """The token was issued to the application ``client_id``."""
+    claims = _claims(token)
+    app = claims.get("appid") or claims.get("azp")
+    if (app or "").lower() != client_id.lower():
+        raise CheckFailed(f"The token belongs to application {app!r}, not {client_id!r}.",
+                          "Check which credential produced it: another one may have won the chain.")
+    return claims
+
+
+def token_proof(token: Any, kind: str) -> dict[str, Any]:
+    """The application proved itself with ``kind``: 'secret', 'certificate', 'assertion' or 'public'."""
+    if kind not in PROOF_KINDS:
+        raise ValueError(f"kind: '{kind}' is not one of {', '.join(PROOF_KINDS)}.")
+    claims = _claims(token)
+    proof = claims.get("appidacr", claims.get("azpacr"))
+    if proof != PROOF_KINDS[kind]:
+        raise CheckFailed(f"appidacr is {proof!r}; a {kind} gives {PROOF_KINDS[kind]!r}.",
+                          "1 means a client secret, 2 a certificate or a signed assertion, 0 a public client.")
+    return claims
+
+
+def equal(actual: Any, expected: Any, hint: str) -> Any:
+    """``actual == expected``, or a :class:`CheckFailed` carrying ``hint``."""
+    if actual != expected:
+        raise CheckFailed(f"Expected {expected!r}, got {actual!r}.", hint)
+    return actual
+
+
+def environment_ready() -> None:
+    """Python 3.11 or 3.12, and the native AMQP library azure-iot-hub needs imports."""
+    if not (3, 11) <= sys.version_info[:2] <= (3, 12):
+        raise CheckFailed(f"Python {sys.version.split()[0]} is not supported by azure-iot-hub's uamqp.",
+                          "Create the environment with Python 3.11 or 3.12 (see the README).")
+    try:
+        import azure.iot.hub  # noqa: F401
+        import uamqp  # noqa: F401
+    except ImportError as error:
+        raise CheckFailed(f"An SDK does not import: {error}", "Run: pip install -r requirements.txt") from None
+
+
+def failed_with(code: str, error: BaseException | None = None) -> Explanation | None:
+    """The failure just shown (the last error of the notebook's kernel, or ``error``) carried ``code``: an AADSTS
+    number, an IoT Hub error name, a :mod:`kit.explain` key, or the exception's class name (e.g. 'SettingsError').
+    Returns the explanation, when :mod:`kit.explain` has one. The last error is consumed, so a later check cannot
+    pass on an old failure."""
+    if error is None:
+        error = getattr(sys, "last_value", None)
+        sys.last_value = None
+    if error is None:
+        raise CheckFailed(f"The previous cell was expected to fail with {code}, and it succeeded.",
+                          "Run the cell above again: it should raise. If it did not, re-run the cells before it.")
+    explanation = explain(error)
+    found = explanation.code if explanation else None
+    if code in {cls.__name__ for cls in type(error).__mro__}:
+        return explanation
+    if found != code:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckFailed(f"Expected {code}, but the error was {found or type(error).__name__}: {first_line[:200]}",
+                          "Re-run the notebook from the top; an earlier cell may not have run.")
+    return explanation
+
+
+@dataclass(frozen=True)
+class Connectivity:
+    """What the connectivity check saw: who got the token, and what the hub answered."""
+
+    app_id: str
+    tenant_id: str
+    expires_in_s: int
+    devices: int
+
+    def __str__(self) -> str:
+        return (f"Token for IoT Hub issued to app {self.app_id} (tenant {self.tenant_id}), valid "
+                f"{self.expires_in_s // 60} more minutes. The hub answered: {self.devices} devices registered.")
+
+
+def connectivity(settings: Settings, credential: TokenCredential | None = None) -> Connectivity:
+    """Get a token for IoT Hub with the settings' credential, then make one read call to the hub."""
+    from kit import credentials
+
+    credential = credential or credentials.build(settings)
+    try:
+        token = credential.get_token(IOT_HUB_SCOPE)
+    except Exception as error:  # noqa: BLE001 - every failure becomes a hint
+        raise CheckFailed(f"No token: {type(error).__name__}: {str(error).splitlines()[0][:300]}",
+                          _hint(error, "Check tenant, client id and the secret or certificate.")) from None
+    claims = token_for_iot_hub(token)
+    try:
+        with clients.closing(clients.registry_manager(settings.hub_host or "", credential)) as registry:
+            statistics = registry.get_device_registry_statistics()
+    except Exception as error:  # noqa: BLE001
+        raise CheckFailed(f"The hub refused: {type(error).__name__}: {str(error).splitlines()[0][:300]}",
+                          _hint(error, "Check the hub host and that the app has an IoT Hub data role.")) from None
+    return Connectivity(claims.get("appid") or claims.get("azp", ""), claims.get("tid", ""),
+                        int(token.expires_on - time.time()), int(statistics.total_device_count or 0))
+
+
+def _hint(error: BaseException, fallback: str) -> str:
+    explanation = explain(error)
+    return f"{explanation.title}. {explanation.fix}" if explanation else fallback

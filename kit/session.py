@@ -1,0 +1,155 @@
+"""The one call at the top of every notebook: ``session = kit.session.begin(minimum_kit="0.1")``.
+
+It checks that the installed kit is recent enough for the notebook (a notebook written for a newer kit fails here,
+with the command that fixes it, rather than later with an ``AttributeError``), picks the target from the saved
+settings (the sandbox unless the learner saved real Azure values), starts the sandbox when needed, makes Python trust
+it, and prints a short summary that never contains a secret. The notebook then reads ``session.settings`` and, on
+the sandbox, ``session.connection``; the Azure SDK calls themselves stay in the notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+import kit
+from kit.credentials import trust_sandbox
+from kit.sandbox import process
+from kit.sandbox.connection import Connection
+from kit.settings import Settings, SettingsError, settings_path
+
+SDK_PACKAGES = ("azure-identity", "azure-iot-hub", "uamqp")
+SANDBOX_TARGET_ENV = "KIT_TARGET"
+
+
+class KitVersionError(RuntimeError):
+    """The installed kit is older than the notebook needs."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a notebook works with: the settings (target, tenant, client, hub, credential kind) and, on the sandbox,
+    its connection (authority, CA bundle, managed-identity endpoint...)."""
+
+    settings: Settings
+    connection: Connection | None
+
+    @property
+    def target(self) -> str:
+        return self.settings.target
+
+    @property
+    def on_sandbox(self) -> bool:
+        return self.settings.target == "sandbox"
+
+    @property
+    def hub_host(self) -> str:
+        return self.settings.hub_host or ""
+
+    def summary(self) -> str:
+        """Versions and target, one fact a line; identifiers only, never a secret."""
+        s = self.settings
+        lines = [f"kit {kit.__version__} | Python {platform.python_version()} | "
+                 + " | ".join(f"{name} {package_version(name)}" for name in SDK_PACKAGES)]
+        if self.connection is not None:
+            amqp = self.connection.amqp_note or "ready"
+            lines.append(f"target: sandbox at {self.connection.authority_host} (AMQP: {amqp})")
+        else:
+            lines.append(f"target: real Azure ({s.authority_host})")
+        lines.append(f"tenant {s.tenant_id} | client {s.client_id} | hub {s.hub_host} | "
+                     f"credential {s.credential_kind}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def require_kit(minimum: str) -> str:
+    """Raise :class:`KitVersionError` when the installed kit is older than ``minimum``; return the installed one."""
+    try:
+        needed, installed = Version(minimum), Version(kit.__version__)
+    except InvalidVersion as error:
+        raise ValueError(f"minimum_kit: {error}; write a version such as '0.1'.") from None
+    if installed < needed:
+        raise KitVersionError(
+            f"This notebook needs kit {minimum} or newer, and kit {kit.__version__} is installed. Update it from "
+            "the repository's folder: pip install -r requirements.txt (then restart the kernel).")
+    return kit.__version__
+
+
+def saved_target(path: str | os.PathLike[str] | None = None) -> str:
+    """``azure`` only when the learner saved real Azure settings (or set ``KIT_TARGET=azure``)."""
+    chosen = os.environ.get(SANDBOX_TARGET_ENV)
+    if chosen:
+        return chosen
+    file = settings_path(path)
+    if not file.exists():
+        return "sandbox"
+    try:
+        return json.loads(file.read_text()).get("target", "sandbox")
+    except (OSError, ValueError):
+        return "sandbox"
+
+
+def _saved_values(path: str | os.PathLike[str] | None) -> dict:
+    file = settings_path(path)
+    try:
+        return json.loads(file.read_text()) if file.exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def sandbox_settings(state_dir: str | os.PathLike[str] | None = None, credential_kind: str | None = None,
+                     path: str | os.PathLike[str] | None = None) -> tuple[Settings, Connection]:
+    """Start (or find) the sandbox and return settings for its learner app and its connection.
+
+    The credential kind saved by the learner is kept; everything else comes from the running sandbox, so a saved
+    port or tenant from an older sandbox never goes stale."""
+    saved = _saved_values(path)
+    folder = state_dir or saved.get("sandbox_state_dir")
+    if folder and not Path(folder).exists():
+        folder = None  # saved from a sandbox folder that is gone: use the default one
+    connection = process.start(folder)
+    kind = credential_kind or saved.get("credential_kind") or "client_secret"
+    return Settings.from_sandbox(connection, credential_kind=kind), connection
+
+
+def azure_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """The saved real Azure settings; the client secret may come from ``KIT_CLIENT_SECRET``."""
+    try:
+        return Settings.load(path)
+    except SettingsError as error:
+        raise SettingsError(
+            f"{error}\nThe saved settings are for real Azure. Fix them with the form in 00_setup_check, or set "
+            "the secret for this session only: %env KIT_CLIENT_SECRET=<value> (never in a saved cell).") from None
+
+
+def begin(minimum_kit: str = "0.1", target: str | None = None, quiet: bool = False) -> Session:
+    """Check the kit's version, choose the target, start and trust the sandbox when it is the target, print a
+    summary (unless ``quiet``) and return the :class:`Session`."""
+    require_kit(minimum_kit)
+    chosen = target or saved_target()
+    if chosen == "sandbox":
+        settings, connection = sandbox_settings()
+        trust_sandbox(connection)
+        session = Session(settings, connection)
+    elif chosen == "azure":
+        session = Session(azure_settings(), None)
+    else:
+        raise ValueError(f"target: '{chosen}' is neither 'sandbox' nor 'azure'.")
+    if not quiet:
+        print(session.summary())
+    return session
