@@ -1,0 +1,47 @@
+"""The seeded fleet and growing it, on a database of its own (no server needed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kit.sandbox.db import Database
+from kit.sandbox.hub import fleet
+from kit.sandbox.hub.registry import Registry
+
+
+@pytest.fixture
+def registry(tmp_path):
+    db = Database.in_state_dir(tmp_path)
+    yield Registry(db)
+    db.close()
+
+
+def test_seed_once(registry):
+    assert fleet.seed(registry) == 12
+    assert fleet.seed(registry) == 0
+    twins = [registry.get_twin(row[0]) for row in registry.db.all("SELECT device_id FROM hub_devices")]
+    assert {t["tags"]["building"] for t in twins} == set(fleet.BUILDINGS)
+    thermostats = [t for t in twins if t["tags"]["deviceType"] == "thermostat"]
+    assert len(thermostats) == 6 and all(t["modelId"] == "dtmi:com:example:Thermostat;1" for t in thermostats)
+    assert all("temperature" in t["properties"]["reported"] for t in thermostats)
+    etags = [registry.get_device(t["deviceId"])["etag"] for t in twins]
+    assert len(set(etags)) == 12
+
+
+def test_grow_and_limits(registry):
+    fleet.seed(registry)
+    assert fleet.grow(registry, 500) == 488
+    assert registry.statistics()["totalDeviceCount"] == 500
+    assert fleet.grow(registry, 100) == 0
+    with pytest.raises(ValueError, match="devices"):
+        fleet.grow(registry, 100_001)
+
+
+def test_fleet_command(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "kit.sandbox", "fleet", "--devices", "50", "--state-dir",
+                             str(tmp_path)], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout)["total_devices"] == 50
