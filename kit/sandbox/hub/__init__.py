@@ -24,6 +24,7 @@ from kit.sandbox.hub import (
     api_registry,
     api_twins,
     c2d,
+    device_management,
     fleet,
     rbac,
     routes_messages,
@@ -47,6 +48,7 @@ def setup(ctx: Any) -> dict[str, Any]:
     ctx.background.append(simulator.run)
     api_query.register_collections(ctx, registry)
     c2d.setup(ctx)
+    device_management.setup(ctx, registry)
     return {"hub_connection_string": policies["iothubowner"].connection_string(ctx.hub_host), **amqp.setup(ctx)}
 
 
@@ -58,4 +60,5 @@ def routes(ctx: Any) -> list[BaseRoute]:
         *api_twins.routes(ctx, registry),
         *statistics.routes(ctx, registry),
         *routes_messages.routes(ctx),
+        *device_management.routes(ctx),
     ]

@@ -5,7 +5,9 @@ The simulator runs as a coroutine in ``ctx.background``. Only devices with a beh
 the service changes desired properties of an online device, its behaviour's ``on_desired`` answers with an
 acknowledgement (the IoT Plug and Play convention: ``{"value", "ac", "av", "ad"}``), shortly after, as a device would.
 
-A ``Behaviour`` also has a ``methods`` dict (name → callable(payload) -> (status, payload)) for direct methods.
+A ``Behaviour`` also has a ``methods`` dict (name → callable(payload) -> (status, payload)) for direct methods, and
+``answer_delay(name, payload)``: how long the device takes to answer (the thermostat's ``slow`` method waits
+``payload.seconds``, so a caller's response timeout can be seen to expire).
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ class Behaviour:
         """A reported-properties patch acknowledging the twin's desired properties (``{}`` for none)."""
         return {}
 
+    def answer_delay(self, method: str, payload: Any) -> float:
+        """Seconds the device takes before answering ``method`` (0: at once)."""
+        return 0.0
+
 
 class Thermostat(Behaviour):
     """A thermostat (``dtmi:com:example:Thermostat;1``): temperature drifts towards ``targetTemperature``."""
@@ -55,6 +61,8 @@ class Thermostat(Behaviour):
     def __init__(self) -> None:
         super().__init__()
         self.methods["getMaxMinReport"] = self._max_min_report
+        self.methods["reboot"] = self._reboot
+        self.methods["slow"] = self._slow
 
     @staticmethod
     def _target(twin: dict[str, Any]) -> float | None:
@@ -84,6 +92,23 @@ class Thermostat(Behaviour):
 
     def _max_min_report(self, payload: Any) -> tuple[int, Any]:
         return 200, {"maxTemp": 30.0, "minTemp": 18.0, "avgTemp": 22.5}
+
+    @staticmethod
+    def _reboot(payload: Any) -> tuple[int, Any]:
+        delay = payload.get("delay", 0) if isinstance(payload, dict) else 0
+        return 200, {"rebooting": True, "delay": delay}
+
+    @staticmethod
+    def _slow(payload: Any) -> tuple[int, Any]:
+        return 200, {"answeredAfterSeconds": Thermostat._slow_seconds(payload)}
+
+    @staticmethod
+    def _slow_seconds(payload: Any) -> float:
+        seconds = payload.get("seconds", 60) if isinstance(payload, dict) else 60
+        return float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 60.0
+
+    def answer_delay(self, method: str, payload: Any) -> float:
+        return self._slow_seconds(payload) if method == "slow" else 0.0
 
 
 BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in (Thermostat(),)}

@@ -127,3 +127,12 @@ def role_app(sandbox: Connection) -> Callable[[str | None], dict[str, str]]:
         return made[role]
 
     return create
+
+
+@pytest.fixture(scope="session")
+def role_credential(sandbox: Connection, role_app) -> Callable[[str | None], ClientSecretCredential]:
+    """``role_credential("IoT Hub Data Reader")``: a credential of an app holding that role (None: no role)."""
+    def make(role: str | None) -> ClientSecretCredential:
+        app = role_app(role)
+        return credential_for(sandbox, app["client_id"], app["client_secret"])
+    return make
