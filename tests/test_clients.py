@@ -1,0 +1,67 @@
+"""kit.clients: the five service clients from a token credential, host validation, clean closing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from azure.identity import ClientSecretCredential
+
+from kit import clients
+
+
+@pytest.fixture(scope="module")
+def credential(sandbox):
+    return ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
+                                  authority=sandbox.authority_host, disable_instance_discovery=True)
+
+
+@pytest.mark.parametrize("host, fragment", [
+    ("https://myhub.azure-devices.net", "give the host name only, e.g. 'myhub.azure-devices.net'"),
+    ("HostName=x;SharedAccessKeyName=y", "connection string"),
+    ("my hub", "not a host name"),
+    ("", "empty"),
+])
+def test_bad_hosts_name_the_field_and_the_fix(host, fragment):
+    with pytest.raises(ValueError, match="host") as caught:
+        clients.registry_manager(host, credential=None)
+    assert fragment in str(caught.value)
+
+
+def test_all_five_clients_work_against_the_sandbox(sandbox, credential):
+    with clients.closing(clients.registry_manager(sandbox.hub_host, credential)) as registry:
+        assert registry.get_twin("thermostat-a-1").device_id == "thermostat-a-1"
+    with clients.closing(clients.job_manager(sandbox.hub_host, credential)) as jobs:
+        assert jobs.protocol.config.base_url == f"https://{sandbox.hub_host}"
+    with clients.closing(clients.configuration_manager(sandbox.hub_host, credential)) as configurations:
+        assert configurations.protocol is not None
+    with clients.closing(clients.http_runtime_manager(sandbox.hub_host, credential)) as runtime:
+        assert runtime.protocol is not None
+    with clients.closing(clients.digital_twin_client(sandbox.hub_host, credential)) as digital_twins:
+        assert digital_twins.protocol is not None
+    assert registry.amqp_svc_client is None
+
+
+def test_from_connection_string(sandbox):
+    with clients.closing(clients.from_connection_string("registry", sandbox.hub_connection_string)) as registry:
+        assert registry.get_device_registry_statistics().total_device_count >= 12
+    with pytest.raises(ValueError, match="kind"):
+        clients.from_connection_string("nothing", sandbox.hub_connection_string)
+    with pytest.raises(ValueError, match="connection_string"):
+        clients.from_connection_string("registry", "not one")
+
+
+def test_no_warning_at_interpreter_exit(sandbox):
+    script = textwrap.dedent(f"""
+        import os
+        os.environ["REQUESTS_CA_BUNDLE"] = {sandbox.ca_bundle!r}
+        from kit import clients
+        registry = clients.from_connection_string("registry", {sandbox.hub_connection_string!r})
+        registry.get_service_statistics()
+        clients.close(registry)
+        clients.close(registry)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "Exception ignored" not in result.stderr, result.stderr
