@@ -2,7 +2,8 @@
 
 * ``fleet --devices N``: grow the registry to N devices (up to 100,000), in one transaction;
 * ``local-auth disable|enable``: refuse or accept shared access signatures (the hub's ``disableLocalAuth``);
-* ``policies``: the shared access policies and their rights (``--show-keys`` prints connection strings).
+* ``policies``: the shared access policies and their rights (``--show-keys`` prints connection strings);
+* ``hub-tier [F1|S1|S2|S3]``: show or set the hub's tier, which caps how many scheduled jobs may be active.
 
 They work on the state folder's database directly, so they apply to a running sandbox at once.
 """
@@ -15,7 +16,7 @@ import time
 from kit.sandbox.cli import add_state_dir, print_json
 from kit.sandbox.connection import load_connection
 from kit.sandbox.db import Database
-from kit.sandbox.hub import fleet, sas
+from kit.sandbox.hub import fleet, job_store, sas
 from kit.sandbox.hub.registry import Registry
 from kit.sandbox.paths import private_dir, resolve_state_dir
 
@@ -65,6 +66,18 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_hub_tier(args: argparse.Namespace) -> int:
+    db = _database(args)
+    try:
+        if args.tier:
+            job_store.set_tier(db, args.tier)
+        result = {"tier": job_store.tier(db), "max_active_jobs": job_store.max_active_jobs(db)}
+    finally:
+        db.close()
+    print_json(result)
+    return 0
+
+
 def register_cli(subparsers) -> None:
     grow = subparsers.add_parser("fleet", help="grow the hub's registry to N devices (up to 100,000)")
     add_state_dir(grow)
@@ -80,3 +93,9 @@ def register_cli(subparsers) -> None:
     add_state_dir(policies)
     policies.add_argument("--show-keys", action="store_true", help="also print each policy's connection string")
     policies.set_defaults(handler=_cmd_policies)
+
+    tier = subparsers.add_parser("hub-tier", help="show or set the hub's tier (caps concurrent scheduled jobs)")
+    add_state_dir(tier)
+    tier.add_argument("tier", nargs="?", choices=sorted(job_store.MAX_ACTIVE_JOBS),
+                      help="F1 or S1: 1 active job, S2: 5, S3: 10 (omit to show the current tier)")
+    tier.set_defaults(handler=_cmd_hub_tier)
