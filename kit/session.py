@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
+import sys
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -58,8 +60,8 @@ class Session:
         lines = [f"kit {kit.__version__} | Python {platform.python_version()} | "
                  + " | ".join(f"{name} {package_version(name)}" for name in SDK_PACKAGES)]
         if self.connection is not None:
-            amqp = self.connection.amqp_note or "ready"
-            lines.append(f"target: sandbox at {self.connection.authority_host} (AMQP: {amqp})")
+            amqp = "ready" if not self.connection.amqp_note else "unavailable, see session.connection.amqp_note"
+            lines.append(f"target: sandbox at {self.connection.authority_host} (cloud-to-device AMQP: {amqp})")
         else:
             lines.append(f"target: real Azure ({s.authority_host})")
         lines.append(f"tenant {s.tenant_id} | client {s.client_id} | hub {s.hub_host} | "
@@ -137,10 +139,20 @@ def azure_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             "the secret for this session only: %env KIT_CLIENT_SECRET=<value> (never in a saved cell).") from None
 
 
+def use_kernel_python() -> None:
+    """Put this kernel's Python first on PATH, so that ``!python -m kit.sandbox ...`` in a cell runs it (a kernel
+    started from a virtual environment that was never activated would otherwise find another Python)."""
+    folder = str(Path(sys.executable).parent)
+    found = shutil.which("python")
+    if not found or Path(found).parent != Path(folder):
+        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+
+
 def begin(minimum_kit: str = "0.1", target: str | None = None, quiet: bool = False) -> Session:
     """Check the kit's version, choose the target, start and trust the sandbox when it is the target, print a
     summary (unless ``quiet``) and return the :class:`Session`."""
     require_kit(minimum_kit)
+    use_kernel_python()
     chosen = target or saved_target()
     if chosen == "sandbox":
         settings, connection = sandbox_settings()
