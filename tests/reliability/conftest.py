@@ -1,0 +1,44 @@
+"""Fixtures of the reliability tests, and the figures they print at the end of the run.
+
+The hub fixtures (raw HTTPS caller, role apps, the contributor credential) are the hub tests' own, re-used here.
+Tests that need a sandbox of their own (fuzzing, crash safety, exposure) get one in a temporary state folder from
+``private_sandbox``; it asks for the session sandbox first, so the session one keeps AMQP port 5671.
+
+Tests add lines to ``reporting.REPORT``; ``pytest_terminal_summary`` prints them whatever ``-s`` says, so a CI log
+carries the case tables and latency figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kit.sandbox import process
+from kit.sandbox.connection import Connection
+from tests.reliability.reporting import REPORT
+from tests.sandbox.hub.conftest import contributor_credential, hub, new_id, role_app  # noqa: F401 (fixtures)
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    for section, lines in REPORT.items():
+        terminalreporter.write_sep("-", section)
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def private_sandbox(sandbox: Connection, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[Callable[..., Connection]]:
+    """``private_sandbox()`` starts a sandbox in a new temporary state folder (restartable with ``state_dir=``);
+    every one started is stopped at teardown."""
+    started: list[Path] = []
+
+    def start(state_dir: Path | None = None, **options) -> Connection:
+        folder = state_dir or tmp_path_factory.mktemp("private-sandbox") / "state"
+        started.append(folder)
+        return process.start(folder, **options)
+
+    yield start
+    for folder in started:
+        process.stop(folder)
