@@ -1,7 +1,7 @@
-"""Wiring of the hub's device-management parts: direct methods, scheduled and import/export jobs.
+"""Wiring of the hub's device-management parts: direct methods, scheduled and import/export jobs, configurations.
 
 ``setup`` builds them on the shared registry and publishes them in ``ctx.services`` (``hub_methods``, ``hub_jobs``,
-``hub_bulk_jobs``); it adds the ``devices.jobs`` query collection and the job restart step. ``routes`` lists their
+``hub_bulk_jobs``, ``hub_configurations``); it adds the ``devices.jobs`` query collection and the job restart step. ``routes`` lists their
 REST routes.
 """
 
@@ -11,7 +11,8 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from kit.sandbox.hub import api_jobs, api_methods
+from kit.sandbox.hub import api_configurations, api_jobs, api_methods
+from kit.sandbox.hub.configurations import ConfigurationStore
 from kit.sandbox.hub.import_export import ImportExportJobs
 from kit.sandbox.hub.jobs import JobScheduler
 from kit.sandbox.hub.methods import MethodInvoker
@@ -19,14 +20,17 @@ from kit.sandbox.hub.registry import Registry
 
 
 def setup(ctx: Any, registry: Registry) -> None:
+    listeners = ctx.services.setdefault("hub_desired_listeners", [])
+    collections = ctx.services.setdefault("query_collections", {})
     invoker = MethodInvoker(registry)
-    scheduler = JobScheduler(registry, invoker, ctx.services.setdefault("hub_desired_listeners", []))
+    scheduler = JobScheduler(registry, invoker, listeners)
     bulk_jobs = ImportExportJobs(registry, ctx.state_dir)
     bulk_jobs.fail_interrupted()
     ctx.services["hub_methods"] = invoker
     ctx.services["hub_jobs"] = scheduler
     ctx.services["hub_bulk_jobs"] = bulk_jobs
-    ctx.services.setdefault("query_collections", {})["devices.jobs"] = scheduler.device_job_rows
+    ctx.services["hub_configurations"] = ConfigurationStore(registry, collections, listeners)
+    collections["devices.jobs"] = scheduler.device_job_rows
     ctx.background.append(scheduler.resume)
 
 
@@ -35,4 +39,5 @@ def routes(ctx: Any) -> list[BaseRoute]:
     return [
         *api_methods.routes(ctx, services["hub_methods"]),
         *api_jobs.routes(ctx, services["hub_jobs"], services["hub_bulk_jobs"]),
+        *api_configurations.routes(ctx, services["hub_configurations"]),
     ]
