@@ -3,7 +3,8 @@
 * ``fleet --devices N``: grow the registry to N devices (up to 100,000), in one transaction;
 * ``local-auth disable|enable``: refuse or accept shared access signatures (the hub's ``disableLocalAuth``);
 * ``policies``: the shared access policies and their rights (``--show-keys`` prints connection strings);
-* ``hub-tier [F1|S1|S2|S3]``: show or set the hub's tier, which caps how many scheduled jobs may be active.
+* ``hub-tier [F1|S1|S2|S3]``: show or set the hub's tier, which caps how many scheduled jobs may be active;
+* ``pnp-device add ID``: register a simulated IoT Plug and Play temperature controller (two thermostat components).
 
 They work on the state folder's database directly, so they apply to a running sandbox at once.
 """
@@ -11,12 +12,14 @@ They work on the state folder's database directly, so they apply to a running sa
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from kit.sandbox.cli import add_state_dir, print_json
 from kit.sandbox.connection import load_connection
 from kit.sandbox.db import Database
-from kit.sandbox.hub import fleet, job_store, sas
+from kit.sandbox.hub import fleet, job_store, sas, temperature_controller
+from kit.sandbox.hub.errors import HubError
 from kit.sandbox.hub.registry import Registry
 from kit.sandbox.paths import private_dir, resolve_state_dir
 
@@ -78,6 +81,20 @@ def _cmd_hub_tier(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pnp_device(args: argparse.Namespace) -> int:
+    db = _database(args)
+    try:
+        temperature_controller.add(Registry(db), args.device_id)
+    except (ValueError, HubError) as error:
+        print(f"error: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    print_json({"device_id": args.device_id, "model_id": temperature_controller.TemperatureController.model_id,
+                "components": list(temperature_controller.COMPONENTS)})
+    return 0
+
+
 def register_cli(subparsers) -> None:
     grow = subparsers.add_parser("fleet", help="grow the hub's registry to N devices (up to 100,000)")
     add_state_dir(grow)
@@ -99,3 +116,9 @@ def register_cli(subparsers) -> None:
     tier.add_argument("tier", nargs="?", choices=sorted(job_store.MAX_ACTIVE_JOBS),
                       help="F1 or S1: 1 active job, S2: 5, S3: 10 (omit to show the current tier)")
     tier.set_defaults(handler=_cmd_hub_tier)
+
+    pnp = subparsers.add_parser("pnp-device", help="register a simulated IoT Plug and Play temperature controller")
+    add_state_dir(pnp)
+    pnp.add_argument("action", choices=("add",))
+    pnp.add_argument("device_id", help="the new device's id")
+    pnp.set_defaults(handler=_cmd_pnp_device)
