@@ -6,8 +6,9 @@ a front end that renders widgets names the cell it runs in the request's metadat
 send none. ``KIT_PROGRESS=widgets|text`` overrides the guess, e.g. for a front end that renders widgets but sends no
 ``cellId``.
 
-Two long operations come with their bar: :func:`create_devices` (``bulk_create_or_update_devices``, 100 devices a
-request) and :func:`wait_for_job` (``get_scheduled_job`` polled until the job ends).
+Long operations come with their bar: :func:`create_devices` and :func:`delete_devices`
+(``bulk_create_or_update_devices``, 100 devices a request) and :func:`wait_for_job` (``get_scheduled_job`` polled until
+the job ends).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def paging_callback(progress_bar: tqdm) -> Callable[[int, int], None]:
 
 @dataclass
 class BulkOutcome:
-    """What a bulk create did: the ids created and, per failed id, the hub's error code and message."""
+    """What a bulk operation did: the ids it applied to (``created``) and, per failed id, the hub's error code
+    and message."""
 
     created: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
@@ -99,23 +101,35 @@ def batches(items: list[Any], size: int = BULK_LIMIT) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
+def _bulk(registry: IoTHubRegistryManager, entries: list[ExportImportDevice], description: str,
+          batch_size: int, chosen: Mode | None, file: IO[str] | None) -> BulkOutcome:
+    if not 1 <= batch_size <= BULK_LIMIT:
+        raise ValueError(f"batch_size: {batch_size} is out of range; IoT Hub takes 1 to {BULK_LIMIT} per request.")
+    outcome = BulkOutcome()
+    with bar(len(entries), description, "devices", chosen, file) as progress_bar:
+        for batch in batches(entries, batch_size):
+            result = registry.bulk_create_or_update_devices(batch)
+            errors = {error.device_id: f"{error.error_code}: {error.error_status}" for error in result.errors or []}
+            outcome.failed.update(errors)
+            outcome.created.extend(entry.id for entry in batch if entry.id not in errors)
+            progress_bar.update(len(batch))
+    return outcome
+
+
 def create_devices(registry: IoTHubRegistryManager, device_ids: Iterable[str],
                    tags: dict[str, Any] | None = None, batch_size: int = BULK_LIMIT,
                    chosen: Mode | None = None, file: IO[str] | None = None) -> BulkOutcome:
     """Create devices with ``registry.bulk_create_or_update_devices``, ``batch_size`` (≤ 100) per request, with a
     progress bar. A device that fails (e.g. DeviceAlreadyExists) is listed in ``failed``; the others are created."""
-    ids = list(device_ids)
-    if not 1 <= batch_size <= BULK_LIMIT:
-        raise ValueError(f"batch_size: {batch_size} is out of range; IoT Hub takes 1 to {BULK_LIMIT} per request.")
-    outcome = BulkOutcome()
-    with bar(len(ids), "Creating devices", "devices", chosen, file) as progress_bar:
-        for batch in batches(ids, batch_size):
-            result = registry.bulk_create_or_update_devices([new_device(device_id, tags) for device_id in batch])
-            errors = {error.device_id: f"{error.error_code}: {error.error_status}" for error in result.errors or []}
-            outcome.failed.update(errors)
-            outcome.created.extend(device_id for device_id in batch if device_id not in errors)
-            progress_bar.update(len(batch))
-    return outcome
+    entries = [new_device(device_id, tags) for device_id in device_ids]
+    return _bulk(registry, entries, "Creating devices", batch_size, chosen, file)
+
+
+def delete_devices(registry: IoTHubRegistryManager, device_ids: Iterable[str], batch_size: int = BULK_LIMIT,
+                   chosen: Mode | None = None, file: IO[str] | None = None) -> BulkOutcome:
+    """Delete devices in bulk (``importMode: delete``), with a bar; ``created`` then lists the ids deleted."""
+    entries = [ExportImportDevice(id=device_id, import_mode="delete") for device_id in device_ids]
+    return _bulk(registry, entries, "Deleting devices", batch_size, chosen, file)
 
 
 # --- jobs ----------------------------------------------------------------------------------------------------

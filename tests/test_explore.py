@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from azure.identity import ClientSecretCredential
 from azure.iot.hub import IoTHubRegistryManager
-from azure.iot.hub.models import ExportImportDevice, Twin, TwinProperties
+from azure.iot.hub.models import Twin, TwinProperties
 
 from kit import clients, explore, progress
 from kit.explore import fleet
@@ -36,7 +36,7 @@ def batch(registry) -> Iterator[str]:
     ids = [f"{name}-{n:02d}" for n in range(DEVICES)]
     progress.create_devices(registry, ids, tags={"batch": name}, chosen="text", file=io.StringIO())
     yield name
-    registry.bulk_create_or_update_devices([ExportImportDevice(id=i, import_mode="delete") for i in ids])
+    progress.delete_devices(registry, ids, chosen="text", file=io.StringIO())
 
 
 def run(explorer: explore.QueryExplorer, query: str):

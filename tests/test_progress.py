@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from azure.identity import ClientSecretCredential
 from azure.iot.hub import IoTHubJobManager, IoTHubRegistryManager
-from azure.iot.hub.models import ExportImportDevice, JobRequest, Twin, TwinProperties
+from azure.iot.hub.models import JobRequest, Twin, TwinProperties
 from tqdm.notebook import tqdm as widget_tqdm
 
 from kit import clients, progress
@@ -27,11 +27,6 @@ def credential(sandbox: Connection) -> ClientSecretCredential:
 def registry(sandbox: Connection, credential) -> Iterator[IoTHubRegistryManager]:
     with clients.closing(IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as rm:
         yield rm
-
-
-def delete_devices(registry: IoTHubRegistryManager, ids: list[str]) -> None:
-    for batch in progress.batches(ids):
-        registry.bulk_create_or_update_devices([ExportImportDevice(id=i, import_mode="delete") for i in batch])
 
 
 def test_front_end_detection_from_the_request():
@@ -94,7 +89,9 @@ def test_create_devices_in_batches_reports_each_failure(registry):
         assert again.failed[ids[0]].startswith("DeviceAlreadyExists")
         assert "1 created, 1 failed" in str(again)
     finally:
-        delete_devices(registry, [*ids, f"{prefix}-new"])
+        deleted = progress.delete_devices(registry, [*ids, f"{prefix}-new"], chosen="text",
+                                          file=io.StringIO())
+        assert len(deleted.created) == 151 and not deleted.failed
 
 
 def test_create_devices_refuses_batches_over_the_hub_limit(registry):
@@ -119,7 +116,7 @@ def test_wait_for_job_follows_a_twin_job_to_the_end(sandbox, credential, registr
         assert "5/5" in out.getvalue() and "completed" in out.getvalue()
         assert registry.get_twin(ids[0]).properties.desired["mode"] == "eco"
     finally:
-        delete_devices(registry, ids)
+        progress.delete_devices(registry, ids, chosen="text", file=io.StringIO())
 
 
 def test_wait_for_job_times_out_with_the_next_step(sandbox, credential):
