@@ -140,6 +140,9 @@ class JobTasks:
         self._tasks[job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
 
+    def __contains__(self, job_id: str) -> bool:
+        return job_id in self._tasks
+
     def cancel(self, job_id: str) -> None:
         task = self._tasks.get(job_id)
         if task is not None:

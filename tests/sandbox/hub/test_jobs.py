@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import subprocess
 import sys
@@ -16,6 +17,11 @@ from azure.iot.hub.models import CloudToDeviceMethod, JobRequest, QuerySpecifica
 from msrest.exceptions import HttpOperationError
 
 from kit.sandbox.connection import Connection
+from kit.sandbox.db import Database
+from kit.sandbox.hub import fleet
+from kit.sandbox.hub.jobs import JobScheduler
+from kit.sandbox.hub.methods import MethodInvoker
+from kit.sandbox.hub.registry import Registry
 
 THERMOSTATS_A = "tags.building = 'building-a' AND tags.deviceType = 'thermostat'"
 
@@ -167,3 +173,30 @@ def test_rbac_jobs_read_and_write(sandbox: Connection, role_credential) -> None:
     with pytest.raises(HttpOperationError) as no_read:
         registry_only.get_scheduled_job("anything")
     assert hub_error(no_read) == (401, "IotHubUnauthorized")
+
+
+def test_restart_fails_running_jobs_and_restarts_scheduled_ones(tmp_path) -> None:
+    """What a sandbox restart does with stored jobs (the scheduler on its own database, no server)."""
+    db = Database.in_state_dir(tmp_path)
+    registry = Registry(db)
+    fleet.seed(registry)
+
+    async def scenario() -> tuple[str, str, str]:
+        first = JobScheduler(registry, MethodInvoker(registry), [])
+        db.execute("INSERT INTO hub_jobs (job_id, type, status, doc) VALUES ('was-running', 'scheduleUpdateTwin', "
+                   "'running', ?)", ('{"jobId":"was-running","type":"scheduleUpdateTwin","status":"running"}',))
+        first.table.insert({"jobId": "later", "type": "scheduleUpdateTwin", "status": "scheduled",
+                            "startTime": "2099-01-01T00:00:00Z"}, ("none",), 1, "jobs")
+        restarted = JobScheduler(registry, MethodInvoker(registry), [])
+        await restarted.resume()
+        running = restarted.get("was-running")
+        waiting = "later" in restarted.tasks
+        restarted.tasks.cancel("later")
+        return running["status"], running["failureReason"], restarted.get("later")["status"] if waiting else ""
+
+    try:
+        status, reason, later = asyncio.run(scenario())
+    finally:
+        db.close()
+    assert status == "failed" and "stopped" in reason
+    assert later == "scheduled"
