@@ -1,0 +1,124 @@
+"""kit.checks: each self-check passes on the real thing and raises CheckFailed with a hint otherwise."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+
+import jwt
+import pytest
+from azure.identity import ClientSecretCredential
+
+from kit import checks
+from kit.credentials import sandbox_kwargs
+from kit.sandbox.cli import main
+from kit.sandbox.connection import Connection
+from kit.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def token(sandbox: Connection):
+    credential = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
+                                        **sandbox_kwargs(sandbox))
+    return credential.get_token(checks.IOT_HUB_SCOPE)
+
+
+def unsigned(**claims) -> str:
+    return jwt.encode(claims, "not-a-real-key-only-for-shape-tests", algorithm="HS256")
+
+
+def test_a_sandbox_token_is_for_iot_hub_from_the_learner_app_by_secret(token, sandbox: Connection) -> None:
+    claims = checks.token_for_iot_hub(token)
+    assert claims["aud"] == "https://iothubs.azure.net"
+    checks.token_from_app(token, sandbox.client_id.upper())
+    checks.token_proof(token, "secret")
+
+
+def test_a_token_for_another_audience_says_which_scope_to_ask_for() -> None:
+    with pytest.raises(checks.CheckFailed, match="https://iothubs.azure.net/.default") as failure:
+        checks.token_for_iot_hub(unsigned(aud="https://management.azure.com", exp=time.time() + 60))
+    assert failure.value.hint.startswith("Ask for the scope")
+
+
+def test_an_expired_token_is_caught() -> None:
+    with pytest.raises(checks.CheckFailed, match="expired"):
+        checks.token_for_iot_hub(unsigned(aud=checks.IOT_HUB_AUDIENCE, exp=time.time() - 5))
+
+
+def test_something_that_is_not_a_token_gets_a_hint() -> None:
+    with pytest.raises(checks.CheckFailed, match="get_token"):
+        checks.token_for_iot_hub("not a token")
+
+
+def test_the_wrong_app_and_the_wrong_proof_are_named(token) -> None:
+    with pytest.raises(checks.CheckFailed, match="another one may have won"):
+        checks.token_from_app(token, str(uuid.uuid4()))
+    with pytest.raises(checks.CheckFailed, match="a certificate gives '2'"):
+        checks.token_proof(token, "certificate")
+    with pytest.raises(ValueError, match="kind"):
+        checks.token_proof(token, "password")
+
+
+def test_equal_returns_the_value_or_carries_the_hint() -> None:
+    assert checks.equal(3, 3, "unused") == 3
+    with pytest.raises(checks.CheckFailed, match="Hint: count again"):
+        checks.equal(2, 3, "count again")
+
+
+def test_failed_with_recognises_the_failure_and_consumes_it(sandbox: Connection) -> None:
+    wrong = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, "wrong", retry_total=0,
+                                   **sandbox_kwargs(sandbox))
+    try:
+        wrong.get_token(checks.IOT_HUB_SCOPE)
+    except Exception as error:  # noqa: BLE001 - stored the way IPython stores a cell's error
+        sys.last_value = error
+    explanation = checks.failed_with("AADSTS7000215")
+    assert explanation.code == "AADSTS7000215" and "Value" in explanation.fix
+    with pytest.raises(checks.CheckFailed, match="succeeded"):
+        checks.failed_with("AADSTS7000215")
+
+
+def test_failed_with_refuses_a_different_failure() -> None:
+    with pytest.raises(checks.CheckFailed, match="Expected AADSTS7000215, but the error was AADSTS7000222"):
+        checks.failed_with("AADSTS7000215", RuntimeError("AADSTS7000222: The provided client secret keys expired"))
+    with pytest.raises(checks.CheckFailed, match="KeyError"):
+        checks.failed_with("AADSTS7000215", KeyError("x"))
+
+
+def test_failed_with_accepts_an_exception_class_name() -> None:
+    assert checks.failed_with("ValueError", ValueError("hub_host: remove the scheme")) is None
+
+
+def test_the_environment_is_ready_here() -> None:
+    checks.environment_ready()
+
+
+def test_connectivity_gets_a_token_and_reads_the_registry(sandbox: Connection) -> None:
+    result = checks.connectivity(Settings.from_sandbox(sandbox))
+    assert result.app_id == sandbox.client_id and result.tenant_id == sandbox.tenant_id
+    assert result.devices > 0 and 3000 < result.expires_in_s <= 3600
+    assert "devices registered" in str(result)
+
+
+def test_connectivity_turns_a_wrong_secret_into_its_fix(sandbox: Connection) -> None:
+    settings = Settings.from_sandbox(sandbox).model_copy(update={"client_secret": None})
+    wrong = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, "wrong", retry_total=0,
+                                   **sandbox_kwargs(sandbox))
+    with pytest.raises(checks.CheckFailed, match="AADSTS7000215") as failure:
+        checks.connectivity(settings, credential=wrong)
+    assert "Secret ID" in failure.value.hint
+
+
+def test_connectivity_says_which_role_is_missing(sandbox: Connection, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["app", "create", "--name", "checks-no-role", "--state-dir", sandbox.state_dir])
+    app = json.loads(capsys.readouterr().out)
+    credential = ClientSecretCredential(sandbox.tenant_id, app["client_id"], app["client_secret"],
+                                        **sandbox_kwargs(sandbox))
+    try:
+        with pytest.raises(checks.CheckFailed, match="The hub refused") as failure:
+            checks.connectivity(Settings.from_sandbox(sandbox), credential=credential)
+        assert "IoT Hub Data Reader" in failure.value.hint
+    finally:
+        main(["app", "delete", "--app", app["client_id"], "--state-dir", sandbox.state_dir])

@@ -1,0 +1,105 @@
+"""kit.session: version gate, target choice, sandbox start and trust, a summary without secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import kit
+from kit import session as kit_session
+from kit.sandbox.connection import Connection
+from kit.settings import Settings, SettingsError, settings_path
+
+
+@pytest.fixture()
+def settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A settings file of this test only (the session's scratch file is shared with the notebooks)."""
+    path = tmp_path / "settings.json"
+    monkeypatch.setenv("KIT_SETTINGS_FILE", str(path))
+    monkeypatch.delenv("KIT_TARGET", raising=False)
+    monkeypatch.delenv("KIT_CLIENT_SECRET", raising=False)
+    return path
+
+
+def test_an_older_kit_is_refused_with_the_command_that_updates_it() -> None:
+    with pytest.raises(kit_session.KitVersionError, match="pip install -r requirements.txt"):
+        kit_session.require_kit("99.0")
+    assert kit_session.require_kit("0.1") == kit.__version__
+
+
+def test_a_minimum_that_is_not_a_version_names_the_argument() -> None:
+    with pytest.raises(ValueError, match="minimum_kit"):
+        kit_session.require_kit("latest")
+
+
+def test_without_saved_settings_the_target_is_the_sandbox(settings_file: Path) -> None:
+    assert not settings_file.exists()
+    assert kit_session.saved_target() == "sandbox"
+
+
+def test_begin_starts_the_sandbox_trusts_it_and_prints_no_secret(
+        settings_file: Path, sandbox: Connection, capsys: pytest.CaptureFixture[str]) -> None:
+    os.environ.pop("SSL_CERT_FILE", None)
+    session = kit_session.begin(minimum_kit="0.1")
+    printed = capsys.readouterr().out
+    assert session.on_sandbox and session.connection.pid == sandbox.pid
+    assert session.hub_host == sandbox.hub_host
+    assert os.environ["SSL_CERT_FILE"] == sandbox.ca_bundle == os.environ["REQUESTS_CA_BUNDLE"]
+    assert "target: sandbox" in printed and sandbox.client_id in printed
+    for secret in (sandbox.client_secret, sandbox.identity_header):
+        assert secret not in printed
+        assert secret not in repr(session)
+
+
+def test_the_saved_credential_kind_is_kept_and_the_rest_comes_from_the_running_sandbox(
+        settings_file: Path, sandbox: Connection) -> None:
+    settings_file.write_text(json.dumps({"target": "sandbox", "credential_kind": "certificate",
+                                         "hub_host": "localhost:1", "tenant_id": "stale.onmicrosoft.com"}))
+    session = kit_session.begin(quiet=True)
+    assert session.settings.credential_kind == "certificate"
+    assert session.settings.hub_host == sandbox.hub_host
+    assert session.settings.tenant_id == sandbox.tenant_id
+
+
+def test_saved_azure_settings_choose_real_azure_without_starting_anything(
+        settings_file: Path, sandbox: Connection, capsys: pytest.CaptureFixture[str]) -> None:
+    Settings(target="azure", tenant_id="contoso.onmicrosoft.com", client_id="11111111-2222-3333-4444-555555555555",
+             hub_host="myhub.azure-devices.net", credential_kind="certificate",
+             certificate_path=sandbox.certificate_path).save()
+    session = kit_session.begin(quiet=False)
+    assert session.target == "azure" and session.connection is None
+    assert "target: real Azure (https://login.microsoftonline.com)" in capsys.readouterr().out
+
+
+def test_azure_settings_saved_without_their_secret_say_how_to_give_it(
+        settings_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings_file.write_text(json.dumps({
+        "target": "azure", "tenant_id": "contoso.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555555",
+        "hub_host": "myhub.azure-devices.net", "credential_kind": "client_secret"}))
+    with pytest.raises(SettingsError, match="KIT_CLIENT_SECRET"):
+        kit_session.begin(quiet=True)
+    monkeypatch.setenv("KIT_CLIENT_SECRET", "from-the-environment")
+    session = kit_session.begin(quiet=True)
+    assert session.settings.client_secret.get_secret_value() == "from-the-environment"
+    assert "from-the-environment" not in session.summary()
+
+
+def test_an_unknown_target_is_refused(settings_file: Path) -> None:
+    with pytest.raises(ValueError, match="target: 'cloud'"):
+        kit_session.begin(target="cloud", quiet=True)
+
+
+def test_settings_path_follows_the_environment(settings_file: Path) -> None:
+    assert settings_path() == settings_file
+
+
+def test_shell_commands_in_cells_run_the_kernels_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    kit_session.use_kernel_python()
+    import shutil
+    import sys
+
+    assert Path(shutil.which("python")).parent == Path(sys.executable).parent
