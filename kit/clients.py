@@ -115,12 +115,19 @@ def close(client: Any) -> None:
         client.amqp_svc_client = None
     protocol = getattr(client, "protocol", None)
     if protocol is not None:
-        protocol.close()
+        protocol.__exit__(None, None, None)  # msrest: close the HTTP session, end keep-alive
 
 
 @contextmanager
 def closing(client: Client) -> Iterator[Client]:
-    """``with closing(clients.registry_manager(host, credential)) as registry: ...`` closes it at the end."""
+    """``with closing(clients.registry_manager(host, credential)) as registry: ...`` closes it at the end.
+
+    Inside the block the HTTP connection is kept alive between calls (msrest's own ``with client:`` mode), so
+    each call does not open a new TLS connection.
+    """
+    protocol = getattr(client, "protocol", None)
+    if protocol is not None:
+        protocol.__enter__()
     try:
         yield client
     finally:

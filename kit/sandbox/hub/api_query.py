@@ -35,6 +35,7 @@ Provider = Callable[[int], Iterator[tuple[int, dict]]]
 
 
 def register_collections(ctx: Any, registry: Registry) -> None:
+    parse("SELECT * FROM devices")  # build the grammar now, not during a learner's first query
     collections: dict[str, Provider] = ctx.services.setdefault("query_collections", {})
     for name, table in TABLES.items():
         collections[name] = lambda after, table=table: (
@@ -69,13 +70,14 @@ def page_size(value: str | None) -> int:
     return min(size, MAX_PAGE)
 
 
-def _rows(ctx: Any, registry: Registry, query: Any, after: int) -> Iterator[tuple[int, str | None, dict]]:
+def _rows(ctx: Any, registry: Registry, query: Any, after: int,
+          batch: int = 256) -> Iterator[tuple[int, str | None, dict]]:
     """(rowid, stored text or None, document) of the query's source after ``after``."""
     table = TABLES.get(query.source)
     if table is not None:
         fragment = query.sql_prefilter("twin")
         where, params = fragment if fragment else (None, ())
-        for rowid, text in registry.twin_rows(table, after, where, tuple(params)):
+        for rowid, text in registry.twin_rows(table, after, where, tuple(params), batch):
             yield rowid, text, json.loads(text)
         return
     provider = ctx.services.get("query_collections", {}).get(query.source)
@@ -106,7 +108,7 @@ def run_page(ctx: Any, registry: Registry, text: str, size: int, token: str | No
     more = False
     whole_docs = query.item_type in ("twin", "deviceJob")
     if limit > 0:
-        for rowid, stored, doc in _rows(ctx, registry, query, last):
+        for rowid, stored, doc in _rows(ctx, registry, query, last, batch=limit + 1):
             if not query.matches(doc):
                 continue
             if len(items) == limit:
