@@ -1,0 +1,120 @@
+"""Every committed notebook: no outputs or widget state, no secret or token in any cell, and the course conventions
+of notebooks/README.md (header cell, the session cell first, a check after each failure shown on purpose)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+LEAKS = {
+    "a JWT (token or assertion)": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+    "an Entra client secret": re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_.-]{3}\dQ~[A-Za-z0-9_.~-]{31,34}"),
+    "a shared access key": re.compile(r"SharedAccessKey=[A-Za-z0-9+/]{16,}={0,2}"),
+    "a SAS signature": re.compile(r"SharedAccessSignature\s+\S*sig=[A-Za-z0-9%+/=]{16,}"),
+    "a private key": re.compile(r"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----"),
+    "a literal client secret": re.compile(r"client_secret\s*=\s*[\"'](?![^\"']*(?:<|wrong))[^\"']{12,}[\"']"),
+}
+
+
+def leaks(text: str) -> list[str]:
+    return [f"{what}: {match.group(0)[:24]}..." for what, pattern in LEAKS.items() for match in pattern.finditer(text)]
+
+
+def problems(notebook: nbformat.NotebookNode) -> list[str]:
+    """What is wrong with a notebook as committed; empty when it is clean."""
+    found = []
+    if "widgets" in notebook.metadata:
+        found.append("widget state in the notebook metadata (it can hold typed secrets)")
+    for index, cell in enumerate(notebook.cells):
+        where = f"cell {index}"
+        if cell.cell_type == "code":
+            if cell.get("outputs"):
+                found.append(f"{where} has outputs (run nbstripout)")
+            if cell.get("execution_count") is not None:
+                found.append(f"{where} has an execution count (run nbstripout)")
+        found += [f"{where} holds {leak}" for leak in leaks(cell.source)]
+        for output in cell.get("outputs", []):
+            found += [f"{where}'s output holds {leak}" for leak in leaks(json.dumps(output))]
+    return found
+
+
+def convention_problems(notebook: nbformat.NotebookNode) -> list[str]:
+    found = []
+    header = notebook.cells[0]
+    if header.cell_type != "markdown" or not re.match(r"# \d\d · ", header.source):
+        found.append("the first cell must be markdown starting '# NN · Title'")
+    for heading in ("**Objectives**", "**Prerequisites:**", "**Estimated time:**"):
+        if heading not in header.source:
+            found.append(f"the first cell lacks {heading}")
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if not code_cells or "kit.session.begin(minimum_kit=" not in code_cells[0].source:
+        found.append("the first code cell must call kit.session.begin(minimum_kit=...)")
+    for index, cell in enumerate(code_cells):
+        if "raises-exception" in cell.metadata.get("tags", []):
+            following = code_cells[index + 1].source if index + 1 < len(code_cells) else ""
+            if "kit.checks.failed_with(" not in following:
+                found.append(f"the failure shown in code cell {index} is not followed by kit.checks.failed_with(...)")
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_is_committed_clean(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert NAME.match(path.name), f"{path.name}: name it NN_short_name.ipynb"
+    assert problems(notebook) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_follows_the_course_conventions(path: Path) -> None:
+    assert convention_problems(nbformat.read(path, as_version=4)) == []
+
+
+def test_there_are_notebooks_to_check() -> None:
+    assert any(path.name.startswith("00_") for path in NOTEBOOKS)
+
+
+def leaky_notebook() -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    jwt_like = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2lvdGh1YnMifQ.c2lnbmF0dXJl"
+    cell = nbformat.v4.new_code_cell("token = credential.get_token(scope)\nprint(token.token)")
+    cell.execution_count = 3
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=jwt_like + "\n")]
+    notebook.cells = [
+        cell,
+        nbformat.v4.new_code_cell('client_secret = "Abc8Q~abcdefghijklmnopqrstuvwxyz0123456"'),
+        nbformat.v4.new_markdown_cell("HostName=h.azure-devices.net;SharedAccessKeyName=iothubowner;"
+                                      "SharedAccessKey=c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0Cg=="),
+    ]
+    notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    return notebook
+
+
+def test_the_scan_catches_outputs_tokens_secrets_and_widget_state() -> None:
+    found = "\n".join(problems(leaky_notebook()))
+    for expected in ("widget state", "cell 0 has outputs", "execution count", "cell 0's output holds a JWT",
+                     "cell 1 holds an Entra client secret", "cell 1 holds a literal client secret",
+                     "cell 2 holds a shared access key"):
+        assert expected in found
+
+
+def test_placeholders_and_deliberately_wrong_secrets_are_not_leaks() -> None:
+    assert leaks('client_secret="<the secret Value>"') == []
+    assert leaks('os.environ["AZURE_CLIENT_SECRET"] = "a-secret-that-is-wrong"') == []
+    assert leaks("SharedAccessKey=<key>") == []
+
+
+def test_the_conventions_check_catches_a_bare_notebook() -> None:
+    notebook = nbformat.v4.new_notebook()
+    failing = nbformat.v4.new_code_cell("1 / 0")
+    failing.metadata["tags"] = ["raises-exception"]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Title"), failing]
+    found = "\n".join(convention_problems(notebook))
+    assert "'# NN · Title'" in found and "**Objectives**" in found
+    assert "kit.session.begin" in found and "not followed by kit.checks.failed_with" in found
