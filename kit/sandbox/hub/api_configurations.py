@@ -13,8 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from kit.sandbox.hub.configurations import ConfigurationStore
-from kit.sandbox.hub.errors import argument_invalid
-from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response, no_content
+from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response, no_content, top_parameter
 
 
 def routes(ctx: Any, store: ConfigurationStore) -> list[BaseRoute]:
@@ -27,12 +26,7 @@ def routes(ctx: Any, store: ConfigurationStore) -> list[BaseRoute]:
         return json_response(store.get(request.path_params["configuration_id"]))
 
     async def list_configurations(request: Request) -> Response:
-        top = request.query_params.get("top")
-        try:
-            count = int(top) if top is not None else None
-        except ValueError:
-            raise argument_invalid(f"top '{top}' is not a number; give 1 to 1000.") from None
-        return json_response(store.list(count))
+        return json_response(store.list(top_parameter(request)))
 
     async def delete_configuration(request: Request) -> Response:
         store.delete(request.path_params["configuration_id"], if_match(request))

@@ -10,19 +10,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from kit.sandbox.hub.bulk import bulk_update
-from kit.sandbox.hub.errors import argument_invalid
-from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response, no_content
+from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response, no_content, top_parameter
 from kit.sandbox.hub.registry import Registry
 
 
 def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
     async def list_devices(request: Request) -> Response:
-        top = request.query_params.get("top")
-        try:
-            count = int(top) if top is not None else None
-        except ValueError:
-            raise argument_invalid(f"top '{top}' is not a number; give 1 to 1000.") from None
-        return json_response(registry.list_devices(count))
+        return json_response(registry.list_devices(top_parameter(request)))
 
     async def get_device(request: Request) -> Response:
         return json_response(registry.get_device(request.path_params["device_id"]))

@@ -12,7 +12,13 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from kit.sandbox.hub import api_configurations, api_digital_twins, api_jobs, api_methods, temperature_controller
+from kit.sandbox.hub import (
+    api_configurations,
+    api_digital_twins,
+    api_jobs,
+    api_methods,
+    temperature_controller,
+)
 from kit.sandbox.hub.configurations import ConfigurationStore
 from kit.sandbox.hub.import_export import ImportExportJobs
 from kit.sandbox.hub.jobs import JobScheduler

@@ -90,6 +90,15 @@ async def json_body(request: Request, expected: type | tuple[type, ...] = dict) 
     return value
 
 
+def top_parameter(request: Request, limit: int = 1000) -> int | None:
+    """The ``top`` query parameter of a list operation (None when absent), else 400 ArgumentInvalid."""
+    top = request.query_params.get("top")
+    try:
+        return int(top) if top is not None else None
+    except ValueError:
+        raise HubError(400, "ArgumentInvalid", f"top '{top}' is not a number; give 1 to {limit}.") from None
+
+
 def if_match(request: Request) -> str | None:
     """The If-Match etag without quotes or ``W/``; ``"*"`` for a wildcard; None when absent."""
     return parse_etag(request.headers.get("if-match"))

@@ -248,7 +248,7 @@ class JobScheduler:
 
         try:
             await asyncio.gather(*(one(device_id) for device_id in device_ids))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         with self.db.transaction():
             doc = self.table.get(job_id)

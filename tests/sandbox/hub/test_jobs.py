@@ -31,6 +31,12 @@ def jobs(sandbox: Connection, contributor_credential) -> IoTHubJobManager:
     return IoTHubJobManager.from_token_credential(sandbox.hub_host, contributor_credential)
 
 
+def naive_utc_iso(hours: float = 0) -> str:
+    """What the official sample sends as start time, ``datetime.utcnow().isoformat()``: UTC without a zone."""
+    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=hours)
+    return moment.replace(tzinfo=None).isoformat()
+
+
 def job_id() -> str:
     return "job-" + uuid.uuid4().hex[:10]
 
@@ -49,7 +55,7 @@ def twin_job(condition: str, desired: dict, start: str | None = None) -> JobRequ
     job = JobRequest()
     job.job_id = job_id()
     job.type = "scheduleUpdateTwin"
-    job.start_time = start or datetime.datetime.utcnow().isoformat()
+    job.start_time = start or naive_utc_iso()
     job.update_twin = Twin(etag="*", properties=TwinProperties(desired=desired))
     job.query_condition = condition
     return job
@@ -97,11 +103,11 @@ def test_method_job_outcomes_are_queryable_from_devices_jobs(jobs: IoTHubJobMana
 
 
 def test_future_job_is_scheduled_then_cancelled(jobs: IoTHubJobManager) -> None:
-    start = (datetime.datetime.utcnow() + datetime.timedelta(hours=1)).isoformat()
+    start = naive_utc_iso(hours=1)
     request = twin_job(THERMOSTATS_A, {"neverApplied": True}, start)
     created = jobs.create_scheduled_job(request.job_id, request)
     assert created.status == "scheduled"
-    assert created.start_time.replace(tzinfo=None) > datetime.datetime.utcnow()
+    assert created.start_time > datetime.datetime.now(datetime.UTC)
     try:
         second = twin_job("*", {"x": 1})
         with pytest.raises(HttpOperationError) as busy:
@@ -152,7 +158,7 @@ def tier_s2(sandbox: Connection) -> Iterator[None]:
 
 
 def test_higher_tier_allows_concurrent_jobs(jobs: IoTHubJobManager, tier_s2: None) -> None:
-    start = (datetime.datetime.utcnow() + datetime.timedelta(hours=1)).isoformat()
+    start = naive_utc_iso(hours=1)
     requests = [twin_job(THERMOSTATS_A, {"n": n}, start) for n in range(2)]
     try:
         assert [jobs.create_scheduled_job(r.job_id, r).status for r in requests] == ["scheduled", "scheduled"]
