@@ -10,6 +10,7 @@ carries the case tables and latency figures.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from kit.sandbox import process
 from kit.sandbox.connection import Connection
+from kit.sandbox.paths import TLS_DIR
 from tests.reliability.reporting import REPORT
 from tests.sandbox.hub.conftest import contributor_credential, hub, new_id, role_app  # noqa: F401 (fixtures)
 
@@ -31,11 +33,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 def private_sandbox(sandbox: Connection, tmp_path_factory: pytest.TempPathFactory
                     ) -> Iterator[Callable[..., Connection]]:
     """``private_sandbox()`` starts a sandbox in a new temporary state folder (restartable with ``state_dir=``);
-    every one started is stopped at teardown."""
+    every one started is stopped at teardown. It gets the session sandbox's TLS CA, so the trust variables the
+    session set (read by requests and azure-identity) hold for it too."""
     started: list[Path] = []
 
     def start(state_dir: Path | None = None, **options) -> Connection:
         folder = state_dir or tmp_path_factory.mktemp("private-sandbox") / "state"
+        if not (folder / TLS_DIR).exists():
+            shutil.copytree(Path(sandbox.state_dir) / TLS_DIR, folder / TLS_DIR)
         started.append(folder)
         return process.start(folder, **options)
 
