@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from kit.sandbox.certificates import build_certificate, common_name
 from kit.sandbox.paths import SECRETS_DIR, write_private
 
 KEY_SIZE = 2048
@@ -72,21 +72,10 @@ class SigningKey:
         return key
 
 
-def new_signing_key(common_name: str) -> SigningKey:
+def new_signing_key(subject: str) -> SigningKey:
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + CERT_VALIDITY)
-        .sign(key, hashes.SHA256())
-    )
-    return SigningKey(key, cert)
+    name = common_name(subject)
+    return SigningKey(key, build_certificate(name, key.public_key(), name, key, CERT_VALIDITY))
 
 
 def load_pem(data: bytes) -> SigningKey:
@@ -96,12 +85,12 @@ def load_pem(data: bytes) -> SigningKey:
     return SigningKey(key, x509.load_pem_x509_certificate(data))
 
 
-def stored_key(state_dir: Path, name: str, common_name: str) -> SigningKey:
+def stored_key(state_dir: Path, name: str, subject: str) -> SigningKey:
     """The key ``name`` of this state folder, created on first use."""
     path = key_path(state_dir, name)
     if path.exists():
         return load_pem(path.read_bytes())
-    signing_key = new_signing_key(common_name)
+    signing_key = new_signing_key(subject)
     write_private(path, signing_key.pem())
     return signing_key
 
