@@ -27,8 +27,8 @@ EXAMPLES = (
     "SELECT * FROM devices WHERE tags.building = 'building-a'",
     "SELECT tags.building AS building, COUNT() AS devices FROM devices GROUP BY tags.building",
     "SELECT connectionState, COUNT() AS devices FROM devices GROUP BY connectionState",
-    "SELECT deviceId, properties.reported.temperature AS temperature FROM devices "
-    "WHERE properties.reported.temperature > 23",
+    ("SELECT deviceId, properties.reported.temperature AS temperature FROM devices "
+     "WHERE properties.reported.temperature > 23"),
 )
 HISTORY: list[str] = []  # this kernel's queries, newest first
 HISTORY_SIZE = 20
