@@ -105,7 +105,7 @@ def test_wait_for_job_follows_a_twin_job_to_the_end(sandbox, credential, registr
     progress.create_devices(registry, ids, tags={"batch": prefix}, chosen="text", file=io.StringIO())
     jobs = IoTHubJobManager.from_token_credential(sandbox.hub_host, credential)
     request = JobRequest(job_id="job-" + uuid.uuid4().hex[:10], type="scheduleUpdateTwin",
-                         start_time=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                         start_time=datetime.datetime.now(datetime.UTC).isoformat(),
                          update_twin=Twin(etag="*", properties=TwinProperties(desired={"mode": "eco"})),
                          query_condition=f"tags.batch = '{prefix}'")
     out = io.StringIO()
@@ -122,7 +122,7 @@ def test_wait_for_job_follows_a_twin_job_to_the_end(sandbox, credential, registr
 def test_wait_for_job_times_out_with_the_next_step(sandbox, credential):
     jobs = IoTHubJobManager.from_token_credential(sandbox.hub_host, credential)
     request = JobRequest(job_id="job-" + uuid.uuid4().hex[:10], type="scheduleUpdateTwin",
-                         start_time=(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).isoformat(),
+                         start_time=(datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)).isoformat(),
                          update_twin=Twin(etag="*", properties=TwinProperties(desired={"later": 1})),
                          query_condition="deviceId = 'nobody'")
     jobs.create_scheduled_job(request.job_id, request)
