@@ -20,7 +20,12 @@ from kit.sandbox import process
 from kit.sandbox.connection import Connection
 from kit.sandbox.paths import TLS_DIR
 from tests.reliability.reporting import REPORT
-from tests.sandbox.hub.conftest import contributor_credential, hub, new_id, role_app  # noqa: F401 (fixtures)
+from tests.sandbox.hub.conftest import (  # noqa: F401 (fixtures shared with the hub tests)
+    contributor_credential,
+    hub,
+    role_app,
+    token_registry,
+)
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     for section, lines in REPORT.items():

@@ -39,7 +39,7 @@ KNOWN_FINDINGS: dict[str, str] = {
     r"lastUpdatedTime|startTimeUtc|endTimeUtc|createdTimeUtc)\b.*format":
         "never-set times are \"0001-01-01T00:00:00\" (no zone), as the real hub sends them",
     r"schema .*/(statusReason|deviceScope|primaryThumbprint|secondaryThumbprint|managedBy|modelId|"
-    r"primaryKey|secondaryKey|etag|deviceEtag|parentScopes|continuationToken)\b.*null":
+    r"primaryKey|secondaryKey|etag|deviceEtag|parentScopes|continuationToken|moduleId)\b.*null":
         "null for an unset field, as the real hub sends it (the document says only \"string\")",
     r"schema .*/(tags|desired|reported)/additionalProperties/type":
         "twin values of any JSON type (the document says object); every real twin has a numeric $version",
