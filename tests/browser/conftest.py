@@ -55,6 +55,7 @@ LAB_USER_SETTINGS = {
 }
 
 _screenshots_dir: Path | None = None
+collect_ignore_glob = ["fixtures/*"]  # notebooks opened in the browser, not run by nbval
 
 
 class WidgetNotRendered(AssertionError):
