@@ -41,14 +41,21 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; nested uses join the outer one."""
+        """A write transaction. A nested use is a savepoint inside the outer one: when it fails, only its own
+        writes are undone and the outer transaction goes on (one bulk request = one commit, per-item errors)."""
         with self._lock:
             if self._depth:
+                savepoint = f"nested_{self._depth}"
+                self._conn.execute(f"SAVEPOINT {savepoint}")
                 self._depth += 1
                 try:
                     yield self._conn
+                except BaseException:
+                    self._conn.execute(f"ROLLBACK TO {savepoint}")
+                    raise
                 finally:
                     self._depth -= 1
+                    self._conn.execute(f"RELEASE {savepoint}")
                 return
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1

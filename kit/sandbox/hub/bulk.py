@@ -1,5 +1,8 @@
 """Bulk registry operations (POST /devices): up to 100 ExportImportDevice entries, each applied on its own.
 
+The request is one SQLite transaction (one commit, not one per device); each entry runs in a savepoint, so a failed
+entry leaves no partial write behind.
+
 The answer is a BulkRegistryOperationResult with one error entry per failed device: 200 when all succeeded, else 400.
 More than 100 entries → 413 TooManyDevices. Documented choices (UNCONFIRMED): an id listed twice fails the whole
 request with 400 DeviceDefinedMultipleTimes; ``update`` of a missing device is a DeviceNotFound entry; warnings are
@@ -65,16 +68,17 @@ def bulk_update(registry: Registry, entries: list[Any]) -> tuple[int, dict[str, 
     if repeated:
         raise HubError(400, "DeviceDefinedMultipleTimes",
                        f"Devices listed more than once in the bulk operation: {', '.join(repeated)}.")
+    if not all(isinstance(entry, dict) and entry.get("id") for entry in entries):
+        raise argument_invalid("Each bulk entry must be an ExportImportDevice object with an 'id'.")
     errors = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not entry.get("id"):
-            raise argument_invalid("Each bulk entry must be an ExportImportDevice object with an 'id'.")
-        try:
-            _apply(registry, entry)
-        except HubError as error:
-            errors.append({
-                "deviceId": entry["id"], "errorCode": error.code, "errorStatus": error.message,
-                "moduleId": entry.get("moduleId"), "operation": entry.get("importMode") or "create",
-            })
+    with registry.db.transaction():  # one commit per request; a failed entry rolls back only its own writes
+        for entry in entries:
+            try:
+                _apply(registry, entry)
+            except HubError as error:
+                errors.append({
+                    "deviceId": entry["id"], "errorCode": error.code, "errorStatus": error.message,
+                    "moduleId": entry.get("moduleId"), "operation": entry.get("importMode") or "create",
+                })
     result = {"isSuccessful": not errors, "errors": errors, "warnings": []}
     return (200 if not errors else 400), result
