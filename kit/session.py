@@ -22,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 
 import kit
 from kit.credentials import trust_sandbox
+from kit.magics import register_magic
 from kit.sandbox import process
 from kit.sandbox.connection import Connection
 from kit.settings import Settings, SettingsError, settings_path
@@ -150,9 +151,11 @@ def use_kernel_python() -> None:
 
 def begin(minimum_kit: str = "0.1", target: str | None = None, quiet: bool = False) -> Session:
     """Check the kit's version, choose the target, start and trust the sandbox when it is the target, print a
-    summary (unless ``quiet``) and return the :class:`Session`."""
+    summary (unless ``quiet``) and return the :class:`Session`. In a notebook it also registers ``%sandbox``, the
+    sandbox's admin command line run in the kernel."""
     require_kit(minimum_kit)
     use_kernel_python()
+    register_magic()
     chosen = target or saved_target()
     if chosen == "sandbox":
         settings, connection = sandbox_settings()
