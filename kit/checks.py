@@ -15,7 +15,7 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 
-from kit import clients
+from kit import clients, credentials
 from kit.explain import Explanation, explain
 from kit.settings import Settings
 from kit.tokens import decode_unverified
@@ -133,8 +133,6 @@ class Connectivity:
 
 def connectivity(settings: Settings, credential: TokenCredential | None = None) -> Connectivity:
     """Get a token for IoT Hub with the settings' credential, then make one read call to the hub."""
-    from kit import credentials
-
     credential = credential or credentials.build(settings)
     try:
         token = credential.get_token(IOT_HUB_SCOPE)
