@@ -142,12 +142,21 @@ def lab_root(lab_scratch: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def lab_notary(lab_scratch: Path) -> Any:
+    """Signs notebooks as trusted for the Lab server, as Lab does for a notebook its learner saved (an untrusted
+    notebook's widget outputs are shown as plain text)."""
+    from nbformat.sign import NotebookNotary
+
+    return NotebookNotary(data_dir=str(lab_scratch / "data"))
+
+
+@pytest.fixture(scope="session")
 def lab_url(sandbox: Connection, chromium: Any, lab_scratch: Path, lab_root: Path) -> Iterator[str]:
     """A JupyterLab server on loopback serving ``lab_root``; the URL of a notebook (``{path}``) with the token.
     Its kernels inherit KIT_SANDBOX_DIR and KIT_SETTINGS_FILE, so they share ``sandbox``."""
     scratch, root = lab_scratch, lab_root
     port, token = _free_port(), secrets.token_hex(24)
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(scratch / "config"), "JUPYTER_DATA_DIR": str(scratch / "data"),
            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"), "JUPYTER_PLATFORM_DIRS": "1"}
     log = scratch / "lab.log"
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
