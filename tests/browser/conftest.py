@@ -3,8 +3,8 @@
 nbval runs cells in a kernel but never renders a widget: a form that shows "Error displaying widget" in the browser
 passes every nbval test. These fixtures start one Lab server per test session on loopback (token auth, a scratch
 root folder holding a copy of the notebooks) whose kernels inherit this session's environment, so they use the
-sandbox of the ``sandbox`` fixture and the scratch settings file. Chromium is Debian's ``/usr/bin/chromium``,
-driven by Playwright; no browser is ever downloaded. When Chromium or Playwright is missing or cannot start, the
+sandbox of the ``sandbox`` fixture and the scratch settings file. Chromium is Debian's ``/usr/bin/chromium`` (or
+``$KIT_CHROMIUM``), driven by Playwright; no browser is ever downloaded. When Chromium or Playwright is missing or cannot start, the
 tests are skipped with the reason, never reported as passed.
 
 Screenshots of every step go to ``$KIT_SCREENSHOTS_DIR`` (or a scratch folder), named in the terminal summary.
@@ -31,7 +31,7 @@ import pytest
 
 from kit.sandbox.connection import Connection
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("KIT_CHROMIUM", "/usr/bin/chromium")  # Debian's package; another build may be named
 # The closed network refuses Chromium's background connections; these flags keep it from trying.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
