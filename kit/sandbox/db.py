@@ -6,6 +6,7 @@ killed process (only a power cut could lose the last commits), so every write th
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,12 +17,22 @@ from typing import Any
 from kit.sandbox.paths import DATABASE_FILE
 
 
+def _make_private(path: Path) -> None:
+    """The database holds the hub's policy and device keys: create it 0600 (SQLite gives its ``-wal`` and ``-shm``
+    files the database's mode) and tighten a file left readable by an older version."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            os.chmod(file, 0o600)
+
+
 class Database:
     """One connection guarded by a lock; the sandbox's requests are short, so serialising them is simplest."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(path)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
