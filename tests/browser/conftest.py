@@ -227,12 +227,14 @@ class LabPage:
     def expect_widget(self, cell: Any, selector: str) -> Any:
         """The widget output of ``cell`` rendered, showing ``selector``; a :class:`WidgetNotRendered` naming what
         the browser shows instead (the widget manager's error text, its error widget, or nothing)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         output = cell.locator(".jp-OutputArea")
         expected = output.locator(selector)
         failure = output.get_by_text(WIDGET_FAILURE_TEXT).or_(output.locator(WIDGET_FAILURE_SELECTOR))
         try:
             expected.or_(failure).first.wait_for(state="visible", timeout=WIDGET_TIMEOUT_MS)
-        except Exception as error:  # noqa: BLE001 - Playwright's timeout becomes a readable failure
+        except PlaywrightTimeout as error:
             raise WidgetNotRendered(f"no widget shown ({selector!r} not found): "
                                     f"{output.inner_text()[:300]!r}") from error
         if failure.count():
