@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ LAB_USER_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
 }
 
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
 _screenshots_dir: Path | None = None
 collect_ignore_glob = ["fixtures/*"]  # notebooks opened in the browser, not run by nbval
 
@@ -113,14 +115,37 @@ def _lab_settings(folder: Path) -> Path:
     return folder
 
 
-def _wait_for_lab(url: str, server: subprocess.Popen, log: Path) -> None:
+@dataclass(frozen=True)
+class LabServer:
+    """The Lab server's address and token, for the browser's URLs and for its REST API."""
+
+    base: str
+    token: str
+
+    def api(self, method: str, path: str) -> Any:
+        request = urllib.request.Request(f"{self.base}{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with DIRECT.open(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def notebook_url(self, path: str) -> str:
+        """The notebook at ``path`` (relative to the root) in a reset workspace, logged in with the token."""
+        return f"{self.base}/lab/tree/{path}?reset&token={self.token}"
+
+    def shutdown_kernels(self) -> None:
+        for session in self.api("GET", "/api/sessions"):
+            self.api("DELETE", f"/api/sessions/{session['id']}")
+
+
+def _wait_for_lab(lab: LabServer, server: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + LAB_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"JupyterLab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
+            lab.api("GET", "/api/status")
+            return
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"JupyterLab did not answer within {LAB_START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
@@ -151,9 +176,9 @@ def lab_notary(lab_scratch: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
-def lab_url(sandbox: Connection, chromium: Any, lab_scratch: Path, lab_root: Path) -> Iterator[str]:
-    """A JupyterLab server on loopback serving ``lab_root``; the URL of a notebook (``{path}``) with the token.
-    Its kernels inherit KIT_SANDBOX_DIR and KIT_SETTINGS_FILE, so they share ``sandbox``."""
+def lab_server(sandbox: Connection, chromium: Any, lab_scratch: Path, lab_root: Path) -> Iterator[LabServer]:
+    """A JupyterLab server on loopback serving ``lab_root``. Its kernels inherit KIT_SANDBOX_DIR and
+    KIT_SETTINGS_FILE, so they share ``sandbox``."""
     scratch, root = lab_scratch, lab_root
     port, token = _free_port(), secrets.token_hex(24)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(scratch / "config"), "JUPYTER_DATA_DIR": str(scratch / "data"),
@@ -169,10 +194,10 @@ def lab_url(sandbox: Connection, chromium: Any, lab_scratch: Path, lab_root: Pat
         command.append("--allow-root")
     with log.open("wb") as output:
         server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    lab = LabServer(f"http://127.0.0.1:{port}", token)
     try:
-        _wait_for_lab(f"{base}/api/status?token={token}", server, log)
-        yield f"{base}/lab/tree/{{path}}?reset&token={token}"
+        _wait_for_lab(lab, server, log)
+        yield lab
     finally:
         server.terminate()  # Jupyter Server shuts its kernels down on SIGTERM
         try:
@@ -185,16 +210,16 @@ def lab_url(sandbox: Connection, chromium: Any, lab_scratch: Path, lab_root: Pat
 class LabPage:
     """One notebook open in JupyterLab, with the steps the tests take and a screenshot after each."""
 
-    def __init__(self, page: Any, lab_url: str, screenshots: Path, prefix: str) -> None:
+    def __init__(self, page: Any, server: LabServer, screenshots: Path, prefix: str) -> None:
         self.page = page
-        self.lab_url = lab_url
+        self.server = server
         self.screenshots = screenshots
         self.prefix = prefix
         self.step = 0
 
     def open(self, path: str) -> None:
         """Open the notebook at ``path`` (relative to the Lab's root) in a reset workspace; wait for its kernel."""
-        self.page.goto(self.lab_url.format(path=path))
+        self.page.goto(self.server.notebook_url(path))
         self.page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=KERNEL_TIMEOUT_MS)
         self.wait_idle()
 
@@ -243,16 +268,19 @@ class LabPage:
 
 
 @pytest.fixture
-def lab(chromium: Any, lab_url: str, screenshots_dir: Path, request: pytest.FixtureRequest) -> Iterator[LabPage]:
-    """A fresh browser context (own storage) on the Lab server; a screenshot is kept when the test fails."""
+def lab(chromium: Any, lab_server: LabServer, screenshots_dir: Path,
+        request: pytest.FixtureRequest) -> Iterator[LabPage]:
+    """A fresh browser context (own storage) on the Lab server; a screenshot is kept when the test fails, and the
+    test's kernels are shut down after it."""
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(WIDGET_TIMEOUT_MS)
-    page = LabPage(context.new_page(), lab_url, screenshots_dir, request.node.name)
+    page = LabPage(context.new_page(), lab_server, screenshots_dir, request.node.name)
     yield page
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         page.shot("failed")
     context.close()
+    lab_server.shutdown_kernels()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
