@@ -19,7 +19,7 @@ import pytest
 from kit.sandbox import process
 from kit.sandbox.connection import Connection
 from kit.sandbox.paths import TLS_DIR
-from tests.reliability.reporting import REPORT
+from tests.reliability.reporting import REPORT, SANDBOX_FOLDERS
 from tests.sandbox.hub.conftest import (  # noqa: F401 (fixtures shared with the hub tests)
     contributor_credential,
     hub,
@@ -47,6 +47,7 @@ def private_sandbox(sandbox: Connection, tmp_path_factory: pytest.TempPathFactor
         if not (folder / TLS_DIR).exists():
             shutil.copytree(Path(sandbox.state_dir) / TLS_DIR, folder / TLS_DIR)
         started.append(folder)
+        SANDBOX_FOLDERS.append(folder)
         return process.start(folder, **options)
 
     yield start
