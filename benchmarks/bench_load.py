@@ -18,7 +18,8 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,11 +46,11 @@ class LoadResult:
     methods_available: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def timed(self, operation: str, call: Callable[[], object]) -> None:
+    def timed(self, operation: str, call: Callable[..., object], *args: object) -> None:
         started = time.perf_counter()
         try:
-            call()
-        except Exception as error:  # counted and shown, never raised: one failure must not stop the run
+            call(*args)
+        except Exception as error:  # noqa: BLE001 (counted and shown: one failure must not stop the run)
             with self._lock:
                 self.errors[operation].append(f"{type(error).__name__}: {str(error)[:160]}")
             return
@@ -100,21 +101,21 @@ def _client_loop(conn: Connection, index: int, result: LoadResult, start: thread
     credential = _credential(conn)
     with clients.closing(clients.registry_manager(conn.hub_host, credential)) as rm:
         own_device = f"load-{index}-{os.getpid()}"
-        result.timed("create", lambda: rm.create_device_with_sas(own_device, None, None, "enabled"))
+        result.timed("create", rm.create_device_with_sas, own_device, None, None, "enabled")
         start.wait()
         iteration = 0
         while not stop.is_set():
             iteration += 1
-            result.timed("token", lambda: _credential(conn).get_token(SCOPE))
-            result.timed("get_device", lambda: rm.get_device(SEEDED_DEVICE))
-            result.timed("get_twin", lambda: rm.get_twin(own_device))
-            desired = TwinProperties(desired={"iteration": iteration})
-            result.timed("patch_twin", lambda: rm.update_twin(own_device, Twin(properties=desired), "*"))
-            result.timed("query", lambda: rm.query_iot_hub(QuerySpecification(query=QUERY), None, 100))
+            result.timed("token", _credential(conn).get_token, SCOPE)
+            result.timed("get_device", rm.get_device, SEEDED_DEVICE)
+            result.timed("get_twin", rm.get_twin, own_device)
+            patch = Twin(properties=TwinProperties(desired={"iteration": iteration}))
+            result.timed("patch_twin", rm.update_twin, own_device, patch, "*")
+            result.timed("query", rm.query_iot_hub, QuerySpecification(query=QUERY), None, 100)
             if result.methods_available:
                 call = CloudToDeviceMethod(method_name="getMaxMinReport", payload={"since": iteration},
                                            response_timeout_in_seconds=10)
-                result.timed("method", lambda: rm.invoke_device_method(SEEDED_DEVICE, call))
+                result.timed("method", rm.invoke_device_method, SEEDED_DEVICE, call)
 
 
 def run_load(conn: Connection, client_count: int, seconds: float) -> LoadResult:
@@ -137,19 +138,26 @@ def run_load(conn: Connection, client_count: int, seconds: float) -> LoadResult:
     return result
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=30)
-    parser.add_argument("--seconds", type=float, default=120)
-    args = parser.parse_args()
+@contextmanager
+def temporary_sandbox() -> Iterator[Connection]:
+    """A sandbox in a temporary state folder, its CA trusted by requests; stopped and removed afterwards."""
     with tempfile.TemporaryDirectory() as folder:
         state = Path(folder) / "state"
         conn = process.start(state)
         try:
             os.environ["REQUESTS_CA_BUNDLE"] = conn.ca_bundle
-            result = run_load(conn, args.clients, args.seconds)
+            yield conn
         finally:
             process.stop(state)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=120)
+    args = parser.parse_args()
+    with temporary_sandbox() as conn:
+        result = run_load(conn, args.clients, args.seconds)
     print("\n".join(result.lines()))
     return 1 if result.error_count else 0
 

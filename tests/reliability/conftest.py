@@ -23,9 +23,9 @@ from tests.reliability.reporting import REPORT, SANDBOX_FOLDERS
 from tests.sandbox.hub.conftest import (  # noqa: F401 (fixtures shared with the hub tests)
     contributor_credential,
     hub,
-    role_app,
     token_registry,
 )
+
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     for section, lines in REPORT.items():

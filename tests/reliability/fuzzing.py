@@ -23,14 +23,16 @@ from pathlib import Path
 
 import requests
 import schemathesis
-from schemathesis import Response
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import Response
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from kit.sandbox.hub.http import API_VERSION
 
 OPENAPI_DOCUMENT = Path(__file__).with_name("iothub-dataplane-2021-04-12.json")
+PINNED_DEVICE = "thermostat-a-1"  # seeded, online, answers direct methods
+PINNED_MODULE = "fuzz-module"  # made on it by ``fuzz_hub``
 REQUEST_TIMEOUT_S = 15
 
 # Finding pattern → why the sandbox answers that way (the same reasons as in docs/parity.md).
@@ -150,6 +152,19 @@ def fuzz(base_url: str, ca_bundle: str, authorization: str, max_examples: int,
         run()
     result.seconds += time.monotonic() - started
     return result
+
+
+def fuzz_hub(base_url: str, ca_bundle: str, authorization: str, max_examples: int,
+             derandomize: bool = True) -> FuzzResult:
+    """Both passes over a sandbox's hub: random ids, then ids pinned to a seeded device and a module made on it."""
+    made = requests.put(f"{base_url}/devices/{PINNED_DEVICE}/modules/{PINNED_MODULE}",
+                        params={"api-version": API_VERSION}, json={"moduleId": PINNED_MODULE},
+                        headers={"Authorization": authorization}, verify=ca_bundle, timeout=REQUEST_TIMEOUT_S)
+    made.raise_for_status()
+    result = fuzz(base_url, ca_bundle, authorization, max_examples, derandomize=derandomize)
+    pinned = {"id": PINNED_DEVICE, "deviceId": PINNED_DEVICE, "mid": PINNED_MODULE, "moduleId": PINNED_MODULE}
+    return fuzz(base_url, ca_bundle, authorization, max_examples, pinned=pinned, result=result,
+                derandomize=derandomize)
 
 
 def summary_lines(result: FuzzResult) -> list[str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import CertificateCredential, ClientSecretCredential, WorkloadIdentityCredential
 from nbclient import NotebookClient
 
@@ -117,7 +118,7 @@ def _exercise(conn: Connection) -> int:
     for credential in credentials:
         credential.get_token(SCOPE)
     wrong = ClientSecretCredential(conn.tenant_id, conn.client_id, conn.client_secret + "x", **common)
-    with pytest.raises(Exception):
+    with pytest.raises(ClientAuthenticationError):
         wrong.get_token(SCOPE)
     hub = HubHttp(conn, credential_for(conn, conn.client_id, conn.client_secret))
     calls = [("bearer", 200), ("sas", 200), ("Bearer eyJhbGciOiJub25lIn0.eyJvaWQiOiJ4In0.", 401),
