@@ -30,3 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if os.environ.get(STATE_DIR_ENV):
         process.stop(os.environ[STATE_DIR_ENV])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last. Playwright's sync API keeps an event loop on the main thread while its browser
+    is open (a session fixture), which would break every later test that calls ``asyncio.run``."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
