@@ -42,7 +42,7 @@ class Database:
         self._conn.execute("PRAGMA foreign_keys=ON")
 
     @classmethod
-    def in_state_dir(cls, state_dir: Path) -> "Database":
+    def in_state_dir(cls, state_dir: Path) -> Database:
         return cls(state_dir / DATABASE_FILE)
 
     def ensure_schema(self, ddl: str) -> None:

@@ -121,8 +121,7 @@ def parse_etag(value: str | None) -> str | None:
     if value is None:
         return None
     text = value.strip()
-    if text.startswith("W/"):
-        text = text[2:]
+    text = text.removeprefix("W/")
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1]
     return text or None
