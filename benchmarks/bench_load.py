@@ -50,7 +50,7 @@ class LoadResult:
         started = time.perf_counter()
         try:
             call(*args)
-        except Exception as error:  # noqa: BLE001 (counted and shown: one failure must not stop the run)
+        except Exception as error:  # counted and shown: one failure must not stop the run
             with self._lock:
                 self.errors[operation].append(f"{type(error).__name__}: {str(error)[:160]}")
             return

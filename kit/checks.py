@@ -136,14 +136,14 @@ def connectivity(settings: Settings, credential: TokenCredential | None = None) 
     credential = credential or credentials.build(settings)
     try:
         token = credential.get_token(IOT_HUB_SCOPE)
-    except Exception as error:  # noqa: BLE001 - every failure becomes a hint
+    except Exception as error:  # every failure becomes a hint
         raise CheckFailed(f"No token: {type(error).__name__}: {str(error).splitlines()[0][:300]}",
                           _hint(error, "Check tenant, client id and the secret or certificate.")) from None
     claims = token_for_iot_hub(token)
     try:
         with clients.closing(clients.registry_manager(settings.hub_host or "", credential)) as registry:
             statistics = registry.get_device_registry_statistics()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise CheckFailed(f"The hub refused: {type(error).__name__}: {str(error).splitlines()[0][:300]}",
                           _hint(error, "Check the hub host and that the app has an IoT Hub data role.")) from None
     return Connectivity(claims.get("appid") or claims.get("azp", ""), claims.get("tid", ""),

@@ -193,7 +193,7 @@ def _error_text(error: BaseException | str) -> str:
     if callable(text):  # azure-core responses have text(); requests responses have .text
         try:
             text = text()
-        except Exception:  # noqa: BLE001 - an unreadable body just means less to explain
+        except Exception:  # an unreadable body just means less to explain
             text = None
     if isinstance(text, str):
         parts.append(text)

@@ -121,7 +121,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _needed_for_kind(self) -> "Settings":
+    def _needed_for_kind(self) -> Settings:
         needs = {"client_secret": "client_secret", "certificate": "certificate_path",
                  "workload_identity": "federated_token_file"}
         field = needs.get(self.credential_kind)
@@ -131,7 +131,7 @@ class Settings(BaseSettings):
         return self
 
     @classmethod
-    def from_sandbox(cls, connection: "Connection", credential_kind: CredentialKind = "client_secret") -> "Settings":
+    def from_sandbox(cls, connection: Connection, credential_kind: CredentialKind = "client_secret") -> Settings:
         """Settings for the running sandbox's learner app."""
         return cls(
             target="sandbox", tenant_id=connection.tenant_id, client_id=connection.client_id,
@@ -149,7 +149,7 @@ class Settings(BaseSettings):
         return write_private(settings_path(path), json.dumps(data, indent=2, sort_keys=True))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
         """Read saved settings; ``overrides`` (for example ``client_secret=``) replace saved values."""
         file = settings_path(path)
         if not file.exists():

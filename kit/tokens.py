@@ -68,7 +68,7 @@ def decode_unverified(token: Any) -> dict[str, dict[str, Any]]:
 
 def _shown(name: str, value: Any) -> str:
     if name in TIME_CLAIMS and isinstance(value, (int, float)):
-        return f"{int(value)} ({dt.datetime.fromtimestamp(value, dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC)"
+        return f"{int(value)} ({dt.datetime.fromtimestamp(value, dt.UTC):%Y-%m-%d %H:%M:%S} UTC)"
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return str(value)

@@ -72,7 +72,7 @@ def test_failed_with_recognises_the_failure_and_consumes_it(sandbox: Connection)
                                    **sandbox_kwargs(sandbox))
     try:
         wrong.get_token(checks.IOT_HUB_SCOPE)
-    except Exception as error:  # noqa: BLE001 - stored the way IPython stores a cell's error
+    except Exception as error:  # stored the way IPython stores a cell's error
         sys.last_value = error
     explanation = checks.failed_with("AADSTS7000215")
     assert explanation.code == "AADSTS7000215" and "Value" in explanation.fix

@@ -158,7 +158,7 @@ class QueryExplorer:
         except ValueError as error:  # checked before any request: empty query, page size
             self.error.value = _error_html(str(error))
             return None
-        except Exception as error:  # noqa: BLE001 - the hub's refusal is shown, never a traceback
+        except Exception as error:  # the hub's refusal is shown, never a traceback
             self.failure = QueryFailure(error)
             self.error.value = _error_html(str(self.failure), self.failure.pointer(query))
             return None
@@ -179,7 +179,7 @@ class QueryExplorer:
             return None
         try:
             counted = twins.query_dataframe(self.registry, counting)
-        except Exception:  # noqa: BLE001 - the query itself will fail and report it, with its own positions
+        except Exception:  # the query itself will fail and report it, with its own positions
             return None
         return int(counted["total"].iloc[0]) if "total" in counted.columns and len(counted) else 0
 

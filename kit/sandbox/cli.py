@@ -11,7 +11,6 @@ import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from kit.sandbox import process

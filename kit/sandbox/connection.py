@@ -42,7 +42,7 @@ class Connection:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_mapping(cls, data: dict[str, Any]) -> "Connection":
+    def from_mapping(cls, data: dict[str, Any]) -> Connection:
         known = {f.name for f in fields(cls)}
         extra = {k: v for k, v in data.items() if k not in known}
         values = {k: v for k, v in data.items() if k in known}

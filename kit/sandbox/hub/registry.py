@@ -28,7 +28,13 @@ from typing import Any
 
 from kit.sandbox.db import Database
 from kit.sandbox.hub import settings_store, twins
-from kit.sandbox.hub.errors import HubError, argument_invalid, not_found_device, not_found_module, precondition_failed
+from kit.sandbox.hub.errors import (
+    HubError,
+    argument_invalid,
+    not_found_device,
+    not_found_module,
+    precondition_failed,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hub_devices (

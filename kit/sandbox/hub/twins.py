@@ -34,7 +34,7 @@ NEVER = "0001-01-01T00:00:00"
 
 def now_iso() -> str:
     """UTC time as the hub writes it: seven fraction digits and ``Z``."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond:06d}0Z"
 
 

@@ -17,7 +17,15 @@ from starlette.routing import Route
 
 from kit.sandbox.identity import directory, errors, issuance
 from kit.sandbox.identity.discovery import base_of
-from kit.sandbox.identity.service import Form, read_form, OIDC_SCOPES, IdentityService, entra_endpoint, resource_of, token_response
+from kit.sandbox.identity.service import (
+    OIDC_SCOPES,
+    Form,
+    IdentityService,
+    entra_endpoint,
+    read_form,
+    resource_of,
+    token_response,
+)
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REFRESH_TOKEN_GRANT = "refresh_token"

@@ -105,7 +105,7 @@ class Principal:
     enabled: bool
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Principal":
+    def from_row(cls, row: sqlite3.Row) -> Principal:
         return cls(row["object_id"], row["tenant_id"], row["client_id"], row["display_name"], row["kind"],
                    bool(row["enabled"]))
 

@@ -23,7 +23,7 @@ class Aadsts:
     error: str
     template: str
 
-    def __call__(self, **values: object) -> "EntraError":
+    def __call__(self, **values: object) -> EntraError:
         return EntraError(self, self.template.format(**values))
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response

@@ -17,7 +17,14 @@ from starlette.routing import Route
 
 from kit.sandbox.identity import assertions, device_code, directory, errors, issuance
 from kit.sandbox.identity.discovery import base_of
-from kit.sandbox.identity.service import Form, read_form, IdentityService, entra_endpoint, resource_of, token_response
+from kit.sandbox.identity.service import (
+    Form,
+    IdentityService,
+    entra_endpoint,
+    read_form,
+    resource_of,
+    token_response,
+)
 
 CLIENT_CREDENTIALS = "client_credentials"
 ENTRA_HOST = "https://login.microsoftonline.com"

@@ -148,7 +148,7 @@ def _acceptable(error: UnexpectedInput) -> set[str]:
 
 def _expected(names: set[str]) -> str:
     words = []
-    if _EXPRESSION_STARTS <= names:
+    if names >= _EXPRESSION_STARTS:
         words.append("an expression")
         names -= _EXPRESSION_STARTS | {
             "ESCAPED_NAME",
