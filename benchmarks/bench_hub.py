@@ -3,7 +3,8 @@ query over 100,000 twins, paging all of them through the SDK, fleet growth time 
 
 Run: ``python benchmarks/bench_hub.py [--devices 100000] [--twin-reads 300]`` (uses a temporary state folder).
 The SDK figures include msrest's client-side deserialisation (about 0.3-0.5 ms per twin); the plain-HTTPS
-figures show the sandbox's own share. Targets: ratio ≤ 1.5, first page ≤ 100 ms, all pages ≤ 30 s, RSS ≤ 500 MB, fleet growth < 30 s.
+figures show the sandbox's own share. Targets: ratio ≤ 1.5, first page ≤ 100 ms, all pages ≤ 30 s, RSS ≤ 500 MB,
+fleet growth < 30 s.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def main() -> None:
 
                 raw = requests.Session()
                 url = f"https://{conn.hub_host}/devices/query?api-version=2021-04-12"
-                auth = {"Authorization": str(SasToken(conn.hub_host, conn.hub_connection_string.split("SharedAccessKey=")[1],
+                auth = {"Authorization": str(SasToken(conn.hub_host,
+                                                      conn.hub_connection_string.split("SharedAccessKey=")[1],
                                                       "iothubowner", ttl=3600))}
                 started = time.perf_counter()
                 first = raw.post(url, json={"query": "SELECT * FROM devices WHERE tags.building = 'building-q'"},

@@ -51,7 +51,8 @@ def main() -> None:
     print(f"cold start (fresh state folder): {cold:.2f} s  (target < 2 s)")
     print(f"warm start (existing state):     {warm:.2f} s")
     print(f"client-secret token round trip (fresh credential, discovery + token), n={args.n}: "
-          f"median {statistics.median(rounds) * 1000:.1f} ms, p90 {sorted(rounds)[int(0.9 * len(rounds))] * 1000:.1f} ms")
+          f"median {statistics.median(rounds) * 1000:.1f} ms, "
+          f"p90 {sorted(rounds)[int(0.9 * len(rounds))] * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ def main() -> None:
 
             jobs = clients.job_manager(conn.hub_host, credential)
             request = JobRequest(job_id="bench-" + uuid.uuid4().hex[:8], type="scheduleUpdateTwin",
-                                 start_time=datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat(), query_condition="*",
+                                 start_time=datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat(),
+                                 query_condition="*",
                                  update_twin=Twin(etag="*", properties=TwinProperties(desired={"bench": 1})))
             started = time.perf_counter()
             jobs.create_scheduled_job(request.job_id, request)

@@ -49,7 +49,8 @@ CATALOGUE: dict[str, list[Entry]] = {
               "Copy the Directory (tenant) ID from the app registration's Overview page, or use the sandbox's."),
         Entry("AADSTS900023", "Tenant identifier is not valid",
               "The tenant is neither a GUID nor a domain name.",
-              "Use the tenant GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) or a domain such as contoso.onmicrosoft.com."),
+              "Use the tenant GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) "
+              "or a domain such as contoso.onmicrosoft.com."),
         Entry("AADSTS700016", "Application not found in the directory",
               "The client ID is not an app registration in this tenant (wrong tenant, typo, or the app was deleted).",
               "Check the Application (client) ID and that it belongs to the tenant you sign in to."),

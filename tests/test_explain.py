@@ -12,7 +12,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "troubleshooting.md"
 
 
 def test_troubleshooting_page_is_generated_from_the_catalogue() -> None:
-    assert DOCS.read_text() == troubleshooting_markdown(), "regenerate: python -m kit.explain --markdown > docs/troubleshooting.md"
+    assert DOCS.read_text() == troubleshooting_markdown(), (
+        "regenerate: python -m kit.explain --markdown > docs/troubleshooting.md")
 
 
 @pytest.mark.parametrize("entry", [e for entries in CATALOGUE.values() for e in entries if e.code.startswith("AADSTS")],

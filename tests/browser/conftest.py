@@ -4,8 +4,8 @@ nbval runs cells in a kernel but never renders a widget: a form that shows "Erro
 passes every nbval test. These fixtures start one Lab server per test session on loopback (token auth, a scratch
 root folder holding a copy of the notebooks) whose kernels inherit this session's environment, so they use the
 sandbox of the ``sandbox`` fixture and the scratch settings file. Chromium is Debian's ``/usr/bin/chromium`` (or
-``$KIT_CHROMIUM``), driven by Playwright; no browser is ever downloaded. When Chromium or Playwright is missing or cannot start, the
-tests are skipped with the reason, never reported as passed.
+``$KIT_CHROMIUM``), driven by Playwright; no browser is ever downloaded. When Chromium or Playwright is missing or
+cannot start, the tests are skipped with the reason, never reported as passed.
 
 Screenshots of every step go to ``$KIT_SCREENSHOTS_DIR`` (or a scratch folder), named in the terminal summary.
 """

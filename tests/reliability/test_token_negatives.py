@@ -204,7 +204,8 @@ def test_bad_token_refused_on_rest_and_amqp(hub, tokens, amqp_endpoint, case):
     token = tokens[case]
     response = hub.call("GET", "/statistics/devices", authorization="Bearer " + token)
     status, description = amqp_outcome(amqp_endpoint, token)
-    ROWS.append((case, str(response.status_code), error_code(response), f"{status} {description.split(';', 1)[-1][:44]}",
+    ROWS.append((case, str(response.status_code), error_code(response),
+                 f"{status} {description.split(';', 1)[-1][:44]}",
                  "refused" if response.status_code == 401 and status == "401" else "ACCEPTED"))
     assert response.status_code == 401 and error_code(response) == "IotHubUnauthorizedAccess", response.text
     body = response.json()

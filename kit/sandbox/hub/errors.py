@@ -1,6 +1,7 @@
 """IoT Hub's error replies: the classic envelope, the ``iothub-errorcode`` header and the numeric codes.
 
-The real hub answers ``{"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:<hex>-G:<n>-TimeStamp:<..>"}``
+The real hub answers
+``{"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:<hex>-G:<n>-TimeStamp:<..>"}``
 with the error name in the ``iothub-errorcode`` header. The Python SDK exposes only the status line and
 ``response.text``, so the body is what a learner reads.
 """

@@ -115,7 +115,8 @@ def _authentication(body: dict[str, Any] | None, previous: dict[str, Any] | None
                 raw = b""
             if not 16 <= len(raw) <= 64:
                 raise argument_invalid(
-                    f"authentication.symmetricKey.{name} must be base64 of 16 to 64 bytes; omit it to have one generated."
+                    f"authentication.symmetricKey.{name} must be base64 of 16 to 64 bytes; "
+                    "omit it to have one generated."
                 )
             result_keys[name] = key
     elif kind == "selfSigned":

@@ -112,7 +112,8 @@ def signature(key: str, signed_resource: str, expiry: str) -> bytes:
     return base64.b64encode(digest)
 
 
-def verify(policies: dict[str, Policy], token: str, accepted_hosts: tuple[str, ...], now: float | None = None) -> Policy:
+def verify(policies: dict[str, Policy], token: str, accepted_hosts: tuple[str, ...],
+           now: float | None = None) -> Policy:
     """Check a service SAS token; return the policy it was signed with, or raise 401 IotHubUnauthorizedAccess."""
     fields = parse_token(token)
     missing = [name for name in ("sr", "sig", "se", "skn") if name not in fields]

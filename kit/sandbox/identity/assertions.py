@@ -72,7 +72,8 @@ def _thumbprints(header: dict[str, Any]) -> tuple[str | None, str | None]:
         sha1 = _unb64url(header["x5t"]).hex().upper() if header.get("x5t") else None
         sha256 = _unb64url(header["x5t#S256"]).hex().upper() if header.get("x5t#S256") else None
     except (binascii.Error, ValueError, TypeError, IndexError):
-        raise errors.MALFORMED_ASSERTION(reason="The certificate thumbprint in the token header is malformed.") from None
+        raise errors.MALFORMED_ASSERTION(
+            reason="The certificate thumbprint in the token header is malformed.") from None
     return sha1, sha256
 
 

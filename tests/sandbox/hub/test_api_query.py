@@ -108,7 +108,8 @@ def test_counts_group_by_and_projections(registry, suite):
     rows = {item.status: item.additional_properties["numberOfDevices"] for item in grouped.items}  # a Twin field
     assert rows == {"Success": 1, "Pending": 2, "Error": 1, None: 1} and grouped.type == "raw"
     averaged = run(registry, "SELECT AVG(properties.reported.batteryLevel) AS avgBattery, "
-                             f"MAX(properties.reported.batteryLevel) AS maxBattery FROM devices WHERE tags.suite = '{name}'")
+                             "MAX(properties.reported.batteryLevel) AS maxBattery "
+                             f"FROM devices WHERE tags.suite = '{name}'")
     assert averaged.items[0].additional_properties == {"avgBattery": 49.25, "maxBattery": 81}
     projected = run(registry, f"SELECT DeviceId, LastActivityTime FROM devices WHERE tags.suite = '{name}' "
                               "AND status = 'enabled' AND connectionState = 'Disconnected'")

@@ -93,7 +93,8 @@ def _token(sandbox, **changes) -> str:
 
 def role_object_id(sandbox) -> str:
     return jwt.decode(credential_for(sandbox, sandbox.client_id, sandbox.client_secret)
-                      .get_token("https://iothubs.azure.net/.default").token, options={"verify_signature": False})["oid"]
+                      .get_token("https://iothubs.azure.net/.default").token,
+                      options={"verify_signature": False})["oid"]
 
 
 @pytest.mark.parametrize("changes, fragment", [

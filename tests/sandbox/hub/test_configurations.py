@@ -1,4 +1,5 @@
-"""Configurations (automatic device management) through IoTHubConfigurationManager (kit/sandbox/hub/configurations.py)."""
+"""Configurations (automatic device management) through IoTHubConfigurationManager
+(kit/sandbox/hub/configurations.py)."""
 
 from __future__ import annotations
 

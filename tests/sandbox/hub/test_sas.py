@@ -48,4 +48,5 @@ def test_bad_tokens(policies, mutate, fragment):
 def test_connection_string_hides_nothing_in_repr(policies):
     owner = policies["iothubowner"]
     assert owner.primary_key not in repr(owner)
-    assert owner.connection_string(HOST) == f"HostName={HOST};SharedAccessKeyName=iothubowner;SharedAccessKey={owner.primary_key}"
+    assert owner.connection_string(HOST) == (
+        f"HostName={HOST};SharedAccessKeyName=iothubowner;SharedAccessKey={owner.primary_key}")

@@ -25,7 +25,8 @@ def authority(sandbox: Connection) -> dict:
 @pytest.fixture(scope="session")
 def http(sandbox: Connection) -> Iterator[httpx.Client]:
     """A plain HTTPS client, to see the status and body the sandbox answers with."""
-    with httpx.Client(base_url=sandbox.authority_host, verify=ssl.create_default_context(cafile=sandbox.ca_bundle)) as client:
+    with httpx.Client(base_url=sandbox.authority_host,
+                      verify=ssl.create_default_context(cafile=sandbox.ca_bundle)) as client:
         yield client
 
 

@@ -112,9 +112,11 @@ def test_bad_federated_assertions(sandbox, http, stranger_key, case, code):
     issuer = sandbox.external_issuer
     token = {
         "other-issuer": lambda: external_issuer.mint_workload_token(key, "https://token.actions.githubusercontent.com"),
-        "other-subject": lambda: external_issuer.mint_workload_token(key, issuer, "system:serviceaccount:Workshop:backend"),
+        "other-subject": lambda: external_issuer.mint_workload_token(key, issuer,
+                                                                     "system:serviceaccount:Workshop:backend"),
         "other-audience": lambda: external_issuer.mint_workload_token(key, issuer, audience="api://other"),
-        "expired": lambda: external_issuer.mint_workload_token(key, issuer, lifetime_s=60, issued_at=time.time() - 7200),
+        "expired": lambda: external_issuer.mint_workload_token(key, issuer, lifetime_s=60,
+                                                               issued_at=time.time() - 7200),
         "forged": lambda: external_issuer.mint_workload_token(stranger_key, issuer),
     }[case]()
     with pytest.raises(ClientAuthenticationError, match=f"AADSTS{code}"):
