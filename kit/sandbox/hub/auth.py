@@ -130,7 +130,11 @@ def verify_bearer(ctx: Any, token: str) -> Principal:
         raise _unauthorized("The bearer token has no 'oid' claim; IoT Hub needs the caller's object id.")
     active = ctx.services.get("principal_active")
     if active is not None and not active(oid):
-        raise _unauthorized(f"Principal {oid} no longer exists in the tenant. Its tokens are not accepted.")
+        raise _unauthorized(
+            f"Principal {oid} is disabled or no longer exists in the tenant. Its tokens are not accepted "
+            "(the sandbox refuses them at once; real Entra ID stops issuing new ones and old ones expire within "
+            "about an hour)."
+        )
     return Principal("entra", oid, claims=claims)
 
 
