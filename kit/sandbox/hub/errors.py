@@ -2,7 +2,8 @@
 
 The real hub answers
 ``{"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:<hex>-G:<n>-TimeStamp:<..>"}``
-with the error name in the ``iothub-errorcode`` header. The Python SDK exposes only the status line and
+with the error name in the ``iothub-errorcode`` header, an ``x-ms-request-id`` and
+``Content-Type: application/json; charset=utf-8``. The Python SDK exposes only the status line and
 ``response.text``, so the body is what a learner reads.
 """
 
@@ -12,6 +13,8 @@ import datetime as dt
 import uuid
 
 from starlette.responses import JSONResponse
+
+JSON_TYPE = "application/json; charset=utf-8"  # what the hub declares on every JSON reply, errors included
 
 # Numeric codes (IotHubServiceErrorCode in the C# service SDK; troubleshoot-error-codes docs).
 ERROR_NUMBERS: dict[str, int] = {
@@ -65,7 +68,7 @@ class HubError(Exception):
 
     def response(self) -> JSONResponse:
         return JSONResponse(
-            self.body(), status_code=self.status,
+            self.body(), status_code=self.status, media_type=JSON_TYPE,
             headers={"iothub-errorcode": self.code, "x-ms-request-id": str(uuid.uuid4())},
         )
 

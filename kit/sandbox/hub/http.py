@@ -18,14 +18,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kit.sandbox.hub import auth
-from kit.sandbox.hub.errors import HubError
+from kit.sandbox.hub.errors import JSON_TYPE, HubError
 from kit.sandbox.hub.permissions import permission_for
 
 log = logging.getLogger("kit.sandbox.hub")
 
 API_VERSION = "2021-04-12"
 SUPPORTED_API_VERSIONS = frozenset({API_VERSION})
-JSON_TYPE = "application/json; charset=utf-8"
 
 Handler = Callable[[Request], Awaitable[Response]]
 
