@@ -16,6 +16,7 @@ from starlette.routing import Route
 from kit.sandbox.identity.service import IdentityService, entra_endpoint
 
 CACHE = {"Cache-Control": "max-age=86400, private"}
+JSON_UTF8 = "application/json; charset=utf-8"  # Entra's Content-Type on discovery and keys
 MULTI_TENANT = ("common", "organizations")
 
 
@@ -56,14 +57,15 @@ async def openid_configuration(request: Request, service: IdentityService) -> JS
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
         "rbac_url": "https://pas.windows.net",
-    }, headers=CACHE)
+    }, headers=CACHE, media_type=JSON_UTF8)
 
 
 async def keys(request: Request, service: IdentityService) -> JSONResponse:
     segment = request.path_params["tenant"]
     tenant = service.tenant(segment)
     issuer_tenant = "{tenantid}" if segment.lower() in MULTI_TENANT else tenant.tenant_id
-    return JSONResponse({"keys": [service.entra_key.jwk(f"{base_of(request)}/{issuer_tenant}/v2.0")]}, headers=CACHE)
+    return JSONResponse({"keys": [service.entra_key.jwk(f"{base_of(request)}/{issuer_tenant}/v2.0")]},
+                        headers=CACHE, media_type=JSON_UTF8)
 
 
 async def instance_discovery(request: Request, service: IdentityService) -> JSONResponse:
@@ -77,7 +79,7 @@ async def instance_discovery(request: Request, service: IdentityService) -> JSON
         "api-version": request.query_params.get("api-version", "1.1"),
         "metadata": [{"preferred_network": host, "preferred_cache": host,
                       "aliases": sorted({host, "localhost", "127.0.0.1"})}],
-    }, headers=CACHE)
+    }, headers=CACHE, media_type=JSON_UTF8)
 
 
 def routes() -> list[Route]:

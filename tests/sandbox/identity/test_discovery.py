@@ -15,6 +15,13 @@ def test_tenant_discovery_document(sandbox, http):
     assert doc["issuer"] == f"{authority}/v2.0" and doc["jwks_uri"] == f"{authority}/discovery/v2.0/keys"
     assert "client_secret_basic" in doc["token_endpoint_auth_methods_supported"]
     assert reply.headers["cache-control"] == "max-age=86400, private"
+    assert reply.headers["content-type"] == "application/json; charset=utf-8"
+    assert {"response_modes_supported", "subject_types_supported", "id_token_signing_alg_values_supported",
+            "response_types_supported", "scopes_supported", "request_uri_parameter_supported", "userinfo_endpoint",
+            "http_logout_supported", "frontchannel_logout_supported", "end_session_endpoint", "claims_supported",
+            "kerberos_endpoint", "tenant_region_scope", "cloud_instance_name", "cloud_graph_host_name",
+            "msgraph_host", "rbac_url"} <= doc.keys()
+    assert doc["id_token_signing_alg_values_supported"] == ["RS256"] and doc["request_uri_parameter_supported"] is False
     assert http.get("/organizations/v2.0/.well-known/openid-configuration").json()["issuer"].endswith(
         "/{tenantid}/v2.0")
 
