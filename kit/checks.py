@@ -76,11 +76,11 @@ def token_proof(token: Any, kind: str) -> dict[str, Any]:
     return claims
 
 
-def equal(actual: Any, expected: Any, hint: str) -> Any:
-    """``actual == expected``, or a :class:`CheckFailed` carrying ``hint``."""
+def equal(actual: Any, expected: Any, hint: str) -> None:
+    """``actual == expected``, or a :class:`CheckFailed` carrying ``hint``. Returns nothing, so a check on a cell's
+    last line adds no output (an echoed ``False`` after "the tag is removed" reads like a failure)."""
     if actual != expected:
         raise CheckFailed(f"Expected {expected!r}, got {actual!r}.", hint)
-    return actual
 
 
 def environment_ready() -> None:
