@@ -77,13 +77,14 @@ def paging_callback(progress_bar: tqdm) -> Callable[[int, int], None]:
 @dataclass
 class BulkOutcome:
     """What a bulk operation did: the ids it applied to (``created``) and, per failed id, the hub's error code
-    and message."""
+    and message. ``verb`` names what was done to them in the printed summary ("created" or "deleted")."""
 
     created: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    verb: str = "created"
 
     def __str__(self) -> str:
-        text = f"{len(self.created):,} created, {len(self.failed):,} failed"
+        text = f"{len(self.created):,} {self.verb}, {len(self.failed):,} failed"
         if self.failed:
             first = next(iter(self.failed.items()))
             text += f" (first: {first[0]}: {first[1]})"
@@ -101,11 +102,11 @@ def batches(items: list[Any], size: int = BULK_LIMIT) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def _bulk(registry: IoTHubRegistryManager, entries: list[ExportImportDevice], description: str,
+def _bulk(registry: IoTHubRegistryManager, entries: list[ExportImportDevice], description: str, verb: str,
           batch_size: int, chosen: Mode | None, file: IO[str] | None) -> BulkOutcome:
     if not 1 <= batch_size <= BULK_LIMIT:
         raise ValueError(f"batch_size: {batch_size} is out of range; IoT Hub takes 1 to {BULK_LIMIT} per request.")
-    outcome = BulkOutcome()
+    outcome = BulkOutcome(verb=verb)
     with bar(len(entries), description, "devices", chosen, file) as progress_bar:
         for batch in batches(entries, batch_size):
             result = registry.bulk_create_or_update_devices(batch)
@@ -122,14 +123,14 @@ def create_devices(registry: IoTHubRegistryManager, device_ids: Iterable[str],
     """Create devices with ``registry.bulk_create_or_update_devices``, ``batch_size`` (≤ 100) per request, with a
     progress bar. A device that fails (e.g. DeviceAlreadyExists) is listed in ``failed``; the others are created."""
     entries = [new_device(device_id, tags) for device_id in device_ids]
-    return _bulk(registry, entries, "Creating devices", batch_size, chosen, file)
+    return _bulk(registry, entries, "Creating devices", "created", batch_size, chosen, file)
 
 
 def delete_devices(registry: IoTHubRegistryManager, device_ids: Iterable[str], batch_size: int = BULK_LIMIT,
                    chosen: Mode | None = None, file: IO[str] | None = None) -> BulkOutcome:
     """Delete devices in bulk (``importMode: delete``), with a bar; ``created`` then lists the ids deleted."""
     entries = [ExportImportDevice(id=device_id, import_mode="delete") for device_id in device_ids]
-    return _bulk(registry, entries, "Deleting devices", batch_size, chosen, file)
+    return _bulk(registry, entries, "Deleting devices", "deleted", batch_size, chosen, file)
 
 
 # --- jobs ----------------------------------------------------------------------------------------------------

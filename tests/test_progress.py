@@ -92,6 +92,7 @@ def test_create_devices_in_batches_reports_each_failure(registry):
         deleted = progress.delete_devices(registry, [*ids, f"{prefix}-new"], chosen="text",
                                           file=io.StringIO())
         assert len(deleted.created) == 151 and not deleted.failed
+        assert str(deleted) == "151 deleted, 0 failed"
 
 
 def test_create_devices_refuses_batches_over_the_hub_limit(registry):
