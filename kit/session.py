@@ -10,6 +10,7 @@ the sandbox, ``session.connection``; the Azure SDK calls themselves stay in the 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import shutil
@@ -140,6 +141,16 @@ def azure_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             "the secret for this session only: %env KIT_CLIENT_SECRET=<value> (never in a saved cell).") from None
 
 
+def drop_duplicate_credential_warnings() -> None:
+    """azure-identity logs every failed ``get_token`` at WARNING and then raises an error with the same text. With
+    no handler configured, Python's last-resort handler prints that record on stderr, so a notebook showed each
+    AADSTS message twice, once above the traceback. A ``NullHandler`` on ``azure.identity`` drops that copy only:
+    a handler the learner adds (notebooks 02 and 06 log the chain) still receives every record."""
+    logger = logging.getLogger("azure.identity")
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 def use_kernel_python() -> None:
     """Put this kernel's Python first on PATH, so that ``!python -m kit.sandbox ...`` in a cell runs it (a kernel
     started from a virtual environment that was never activated would otherwise find another Python)."""
@@ -155,6 +166,7 @@ def begin(minimum_kit: str = "0.1", target: str | None = None, quiet: bool = Fal
     sandbox's admin command line run in the kernel."""
     require_kit(minimum_kit)
     use_kernel_python()
+    drop_duplicate_credential_warnings()
     register_magic()
     chosen = target or saved_target()
     if chosen == "sandbox":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,29 @@ def test_shell_commands_in_cells_run_the_kernels_python(monkeypatch: pytest.Monk
     import sys
 
     assert Path(shutil.which("python")).parent == Path(sys.executable).parent
+
+
+
+def test_a_failed_token_request_is_not_printed_twice() -> None:
+    """A fresh Python (pytest's own log capture would hide the last-resort handler): the warning azure-identity
+    logs before raising reaches stderr without the kit, and not with it."""
+    warn = "import logging; logging.getLogger('azure.identity._internal').warning('get_token failed')"
+    quiet = "import kit.session; kit.session.drop_duplicate_credential_warnings(); " + warn
+    assert "get_token failed" in subprocess.run([sys.executable, "-c", warn], capture_output=True, text=True).stderr
+    assert subprocess.run([sys.executable, "-c", quiet], capture_output=True, text=True, check=True).stderr == ""
+
+
+def test_a_handler_added_by_the_learner_still_receives_credential_records() -> None:
+    kit_session.drop_duplicate_credential_warnings()
+    kit_session.drop_duplicate_credential_warnings()
+    identity_logger = logging.getLogger("azure.identity")
+    assert sum(isinstance(handler, logging.NullHandler) for handler in identity_logger.handlers) == 1
+    records: list[logging.LogRecord] = []
+    listener = logging.Handler()
+    listener.emit = records.append  # type: ignore[method-assign]
+    identity_logger.addHandler(listener)
+    try:
+        logging.getLogger("azure.identity._internal").warning("still logged")
+    finally:
+        identity_logger.removeHandler(listener)
+    assert [record.getMessage() for record in records] == ["still logged"]
