@@ -178,6 +178,22 @@ def test_page_size_capped_at_100_and_item_type_header(hub):
     assert response.headers["x-ms-item-type"] == "twin"
 
 
+def test_continuation_header_only_while_rows_remain(hub, suite):
+    name, _ = suite
+    body, token, headers = {"query": f"SELECT * FROM devices WHERE tags.suite = '{name}'"}, None, []
+    while True:
+        page = hub.call("POST", "/devices/query", body,
+                        {"x-ms-max-item-count": "2", **({"x-ms-continuation": token} if token else {})},
+                        authorization="bearer")
+        assert page.status_code == 200 and page.headers["x-ms-item-type"] == "twin"
+        headers.append(page.headers)
+        if (token := page.headers.get("x-ms-continuation")) is None:
+            break
+    assert len(headers) == 3 and all(h["x-ms-continuation"] for h in headers[:2])
+    count = hub.call("POST", "/devices/query", {"query": "SELECT COUNT() AS n FROM devices"}, authorization="bearer")
+    assert count.headers["x-ms-item-type"] == "raw" and "x-ms-continuation" not in count.headers
+
+
 def test_sdk_error_for_bad_query(registry):
     with pytest.raises(HttpOperationError) as caught:
         run(registry, "SELECT * FROM nowhere")

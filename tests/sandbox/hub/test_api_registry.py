@@ -132,6 +132,28 @@ def test_exact_success_codes_and_if_match_forms(hub, new_id):
     assert hub.call("DELETE", f"/devices/{device_id}", headers={"If-Match": '"*"'}).status_code == 204
 
 
+def test_device_and_module_json_on_the_wire(hub, new_id):
+    device_id = new_id("wire")
+    device = hub.call("PUT", f"/devices/{device_id}", {"deviceId": device_id}, authorization="bearer").json()
+    assert list(device) == ["deviceId", "generationId", "etag", "connectionState", "status", "statusReason",
+                            "connectionStateUpdatedTime", "statusUpdatedTime", "lastActivityTime",
+                            "cloudToDeviceMessageCount", "authentication", "capabilities", "deviceScope",
+                            "parentScopes"]
+    assert base64.b64decode(device["etag"]).decode().isdigit()
+    assert len(device["generationId"]) == 18 and device["generationId"].isdigit()
+    for never_set in ("connectionStateUpdatedTime", "statusUpdatedTime", "lastActivityTime"):
+        assert device[never_set] == "0001-01-01T00:00:00"
+    assert (device["status"], device["connectionState"], device["statusReason"]) == ("enabled", "Disconnected", None)
+    assert device["authentication"]["type"] == "sas" and device["parentScopes"] == []
+
+    module = hub.call("PUT", f"/devices/{device_id}/modules/m", {"moduleId": "m"}, authorization="bearer").json()
+    assert set(module) == {"moduleId", "managedBy", "deviceId", "generationId", "etag", "connectionState",
+                           "connectionStateUpdatedTime", "lastActivityTime", "cloudToDeviceMessageCount",
+                           "authentication"}  # no status: modules cannot be disabled
+    assert base64.b64decode(module["etag"]).decode().isdigit() and len(module["generationId"]) == 18
+    assert hub.call("DELETE", f"/devices/{device_id}", headers={"If-Match": "*"}).status_code == 204
+
+
 def test_bad_bodies_and_ids(hub, new_id):
     bad_json = hub.call("PUT", f"/devices/{new_id()}", headers={"Content-Type": "application/json"})
     assert bad_json.status_code == 400 and error_code(bad_json) == "ArgumentNull"

@@ -33,6 +33,22 @@ def test_new_twin_shape(registry, device):
     assert twin.status == "enabled" and twin.authentication_type == "sas"
 
 
+def test_twin_json_on_the_wire(hub, device):
+    """Twin root keys as the real hub sends them: ``statusUpdateTime`` (not the identity's ``statusUpdatedTime``), no
+    ``generationId`` or ``connectionStateUpdatedTime``; ``$lastUpdatedVersion`` in desired metadata only."""
+    twin = hub.call("GET", f"/twins/{device}", authorization="bearer").json()
+    assert {"deviceId", "etag", "deviceEtag", "status", "statusReason", "statusUpdateTime", "connectionState",
+            "lastActivityTime", "cloudToDeviceMessageCount", "authenticationType", "x509Thumbprint", "modelId",
+            "version", "tags", "properties", "capabilities"} <= twin.keys()
+    assert not {"generationId", "connectionStateUpdatedTime", "statusUpdatedTime", "moduleId"} & twin.keys()
+    assert twin["statusUpdateTime"] == twin["lastActivityTime"] == "0001-01-01T00:00:00"
+    assert twin["x509Thumbprint"] == {"primaryThumbprint": None, "secondaryThumbprint": None}
+    assert twin["capabilities"] == {"iotEdge": False} and twin["authenticationType"] == "sas"
+    desired, reported = twin["properties"]["desired"], twin["properties"]["reported"]
+    assert desired["$metadata"]["$lastUpdatedVersion"] == desired["$version"] == 1
+    assert desired["$metadata"]["$lastUpdated"].endswith("Z") and set(reported["$metadata"]) == {"$lastUpdated"}
+
+
 def test_patch_merges_and_null_removes(registry, device):
     first = registry.update_twin(device, Twin(tags={"building": "b1", "room": {"n": 1, "m": 2}},
                                               properties=TwinProperties(desired={"mode": "eco", "fan": {"x": 1}})),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import jwt
 import pytest
@@ -34,6 +35,21 @@ def test_success_body_has_integer_lifetimes(sandbox, http):
     body = reply.json()
     assert reply.status_code == 200
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3599 and body["ext_expires_in"] == 3599
+    assert type(body["expires_in"]) is int and type(body["ext_expires_in"]) is int
+
+
+def test_access_token_times_and_claims(sandbox, http):
+    """``iat == nbf`` five minutes before issuance and ``exp`` = issuance + ``expires_in``, with v1 app-only claims."""
+    issued = time.time()
+    body = http.post(f"/{sandbox.tenant_id}/oauth2/v2.0/token",
+                     data=token_form(sandbox.client_id, client_secret=sandbox.client_secret)).json()
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["iat"] == claims["nbf"] and abs(claims["iat"] - (issued - 300)) <= 2
+    assert abs(claims["exp"] - (issued + body["expires_in"])) <= 2
+    assert all(type(claims[name]) is int for name in ("iat", "nbf", "exp"))
+    assert {"aud", "iss", "iat", "nbf", "exp", "aio", "appid", "appidacr", "idp", "oid", "rh", "sub", "tid", "uti",
+            "ver"} <= claims.keys()
+    assert claims["aud"] == "https://iothubs.azure.net" and "azp" not in claims
 
 
 def test_client_secret_in_http_basic_is_accepted(sandbox, http):
