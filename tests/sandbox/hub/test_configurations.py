@@ -71,6 +71,17 @@ def test_create_applies_content_and_counts_metrics(configurations: IoTHubConfigu
     assert len(configurations.get_configurations(1)) == 1
 
 
+def test_configuration_json_on_the_wire(hub, made: list[str]) -> None:
+    config = configuration(made, 3, {"wire": 1})
+    reply = hub.call("PUT", f"/configurations/{config.id}", config.serialize(), authorization="bearer")
+    assert reply.status_code == 201, reply.text
+    body = reply.json()
+    assert {"id", "schemaVersion", "labels", "content", "targetCondition", "createdTimeUtc", "lastUpdatedTimeUtc",
+            "priority", "systemMetrics", "metrics", "etag"} <= body.keys()
+    assert set(body["systemMetrics"]) == set(body["metrics"]) == {"results", "queries"}
+    assert body["createdTimeUtc"].endswith("Z") and body["content"]["deviceContent"] == {"properties.desired.wire": 1}
+
+
 def test_highest_priority_wins(configurations: IoTHubConfigurationManager, token_registry: IoTHubRegistryManager,
                                made: list[str]) -> None:
     low = configurations.create_configuration(configuration(made, 1, {"firmware": "low"}))

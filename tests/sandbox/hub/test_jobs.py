@@ -131,6 +131,27 @@ def test_query_scheduled_jobs_by_type_and_status(jobs: IoTHubJobManager) -> None
     assert request.job_id not in [item["jobId"] for item in methods]
 
 
+def test_job_response_and_query_result_json_on_the_wire(hub) -> None:
+    job = job_id()
+    created = hub.call("PUT", f"/jobs/v2/{job}", {
+        "jobId": job, "type": "scheduleUpdateTwin", "updateTwin": {"etag": "*", "tags": {"wire": 1}},
+        "queryCondition": THERMOSTATS_A, "startTime": naive_utc_iso(hours=1), "maxExecutionTimeInSeconds": 60,
+    }, authorization="bearer")
+    try:
+        assert created.status_code == 200, created.text
+        body = created.json()
+        assert {"jobId", "queryCondition", "createdTime", "startTime", "endTime", "maxExecutionTimeInSeconds", "type",
+                "updateTwin", "status", "failureReason", "statusMessage", "deviceJobStatistics"} <= body.keys()
+        assert set(body["deviceJobStatistics"]) == {"deviceCount", "failedCount", "succeededCount", "runningCount",
+                                                    "pendingCount"}
+        found = hub.call("GET", "/jobs/v2/query", authorization="bearer").json()
+        assert set(found) == {"type", "items", "continuationToken"} and found["type"] == "jobResponse"
+        assert found["continuationToken"] is None and job in [item["jobId"] for item in found["items"]]
+    finally:
+        cancelled = hub.call("POST", f"/jobs/v2/{job}/cancel", authorization="bearer")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+
 def test_duplicate_unknown_and_invalid_jobs(jobs: IoTHubJobManager) -> None:
     request = twin_job("deviceId = 'thermostat-a-1'", {"dup": 1})
     jobs.create_scheduled_job(request.job_id, request)
