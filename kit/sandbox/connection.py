@@ -9,8 +9,6 @@ from typing import Any
 
 from kit.sandbox.paths import CONNECTION_FILE, resolve_state_dir, write_private
 
-SECRET_FIELDS = frozenset({"client_secret", "identity_header", "hub_connection_string"})
-
 
 @dataclass(frozen=True)
 class Connection:

@@ -19,7 +19,6 @@ REGISTRY_READ = "RegistryRead"
 REGISTRY_WRITE = "RegistryWrite"
 SERVICE_CONNECT = "ServiceConnect"
 DEVICE_CONNECT = "DeviceConnect"
-ALL_RIGHTS = (REGISTRY_READ, REGISTRY_WRITE, SERVICE_CONNECT, DEVICE_CONNECT)
 
 
 @dataclass(frozen=True)

@@ -65,10 +65,6 @@ AUTH_TYPES = ("sas", "selfSigned", "certificateAuthority", "none")
 THUMBPRINT = re.compile(r"^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$")
 EDGE_SCOPE = "ms-azure-iot-edge://{id}-{generation}"
 MAX_BULK = 100
-TWIN_ROOT_FROM_IDENTITY = (
-    "status", "statusReason", "statusUpdateTime", "connectionState", "lastActivityTime",
-    "cloudToDeviceMessageCount", "authenticationType", "x509Thumbprint",
-)
 
 
 def dumps(value: Any) -> str:
@@ -435,13 +431,6 @@ class Registry:
             twin["properties"]["reported"] = twins.patch_section("reported", twin["properties"]["reported"], patch, now)
             self._store_twin(row, twin, module_id)
             return twin
-
-    def set_model_id(self, device_id: str, model_id: str) -> None:
-        with self.db.transaction():
-            row = self._device_row(device_id)
-            twin = json.loads(row["twin"])
-            twin["modelId"] = model_id
-            self.db.execute("UPDATE hub_devices SET twin = ? WHERE rowid = ?", (dumps(twin), row["rowid"]))
 
     def _store_twin(self, row: Any, twin: dict[str, Any], module_id: str | None) -> None:
         twin["version"] = int(twin["version"]) + 1
