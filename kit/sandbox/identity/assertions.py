@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import time
 from typing import Any
 
@@ -19,6 +18,7 @@ from cryptography import x509
 
 from kit.sandbox.identity import directory, errors
 from kit.sandbox.identity.external_issuer import verify_workload_token
+from kit.sandbox.identity.keys import der_thumbprints
 from kit.sandbox.identity.service import IdentityService
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -68,7 +68,7 @@ def _thumbprints(header: dict[str, Any]) -> tuple[str | None, str | None]:
         if header.get("x5c"):
             der = base64.b64decode(header["x5c"][0])
             x509.load_der_x509_certificate(der)
-            return hashlib.sha1(der).hexdigest().upper(), hashlib.sha256(der).hexdigest().upper()
+            return der_thumbprints(der)
         sha1 = _unb64url(header["x5t"]).hex().upper() if header.get("x5t") else None
         sha256 = _unb64url(header["x5t#S256"]).hex().upper() if header.get("x5t#S256") else None
     except (binascii.Error, ValueError, TypeError, IndexError):

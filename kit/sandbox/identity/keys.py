@@ -47,7 +47,8 @@ class SigningKey:
 
     @property
     def sha1_hex(self) -> str:
-        return hashlib.sha1(self.der).hexdigest().upper()
+        """The thumbprint as Entra quotes it in error messages (upper-case hex, unlike ``kid``)."""
+        return der_thumbprints(self.der)[0]
 
     @property
     def kid(self) -> str:
@@ -99,7 +100,11 @@ def key_path(state_dir: Path, name: str) -> Path:
     return state_dir / SECRETS_DIR / f"{name}.pem"
 
 
-def certificate_thumbprints(cert: x509.Certificate) -> tuple[str, str]:
-    """(SHA-1, SHA-256) of the DER certificate as upper-case hex: how Entra names a key credential."""
-    der = cert.public_bytes(serialization.Encoding.DER)
+def der_thumbprints(der: bytes) -> tuple[str, str]:
+    """(SHA-1, SHA-256) of a DER certificate as upper-case hex: how Entra names a key credential."""
     return hashlib.sha1(der).hexdigest().upper(), hashlib.sha256(der).hexdigest().upper()
+
+
+def certificate_thumbprints(cert: x509.Certificate) -> tuple[str, str]:
+    """``der_thumbprints`` of a loaded certificate."""
+    return der_thumbprints(cert.public_bytes(serialization.Encoding.DER))
