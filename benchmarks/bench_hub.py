@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -57,7 +58,8 @@ def tiny_tls_server(cert: Path, key: Path, body: bytes) -> http.server.Threading
     return server
 
 
-def median_ms(call, count: int) -> float:
+def median_ms(call: Callable[[], object], count: int) -> float:
+    """Median over ``count`` calls after one warm-up call, so connection set-up and the token are not counted."""
     call()  # warm up (connection, token)
     times = []
     for _ in range(count):

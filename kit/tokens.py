@@ -8,9 +8,12 @@ one that verifies it. The raw token is never printed: it is a bearer credential.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CLAIM_MEANINGS = {
     "aud": "audience: the resource the token is for (IoT Hub expects https://iothubs.azure.net)",
@@ -84,7 +87,7 @@ def claim_rows(token: Any) -> list[dict[str, str]]:
     return rows
 
 
-def claims_frame(token: Any):
+def claims_frame(token: Any) -> pd.DataFrame:
     """The claim rows as a pandas DataFrame (pandas is imported only when this is called)."""
     import pandas as pd
 

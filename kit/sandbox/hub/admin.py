@@ -95,7 +95,8 @@ def _cmd_pnp_device(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_cli(subparsers) -> None:
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """The hub admin commands (fleet, local-auth, policies, hub-tier, pnp-device), as ``az iot hub`` offers them."""
     grow = subparsers.add_parser("fleet", help="grow the hub's registry to N devices (up to 100,000)")
     add_state_dir(grow)
     grow.add_argument("--devices", type=int, required=True, help="the number of devices the hub should hold")

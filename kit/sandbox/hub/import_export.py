@@ -23,6 +23,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -66,7 +67,7 @@ def _blob_name(value: Any, field: str, default: str) -> str:
     return name
 
 
-def export_lines(registry: Registry, exclude_keys: bool):
+def export_lines(registry: Registry, exclude_keys: bool) -> Iterator[dict[str, Any]]:
     """ExportImportDevice lines of every device (and its modules), in registry order."""
     def entry(identity: dict[str, Any], twin: dict[str, Any]) -> dict[str, Any]:
         auth = json.loads(json.dumps(identity.get("authentication") or {}))

@@ -178,7 +178,8 @@ def _command(sub, name: str, handler: Callable, text: str, app: bool = False) ->
     return parser
 
 
-def register_cli(subparsers) -> None:
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """The Entra admin commands (app, role, token), as ``az ad`` / ``az role`` offer them."""
     app = subparsers.add_parser("app", help="app registrations and managed identities (like az ad app / az identity)")
     app_sub = app.add_subparsers(dest="app_command", required=True)
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def verify_workload_token(key: SigningKey, token: str) -> dict[str, Any]:
                       options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False})
 
 
-def rotation(state_dir: Path, key: SigningKey, issuer: str):
+def rotation(state_dir: Path, key: SigningKey, issuer: str) -> Callable[[], Coroutine[Any, Any, None]]:
     """A coroutine factory that rewrites the token file every ``ROTATE_EVERY_S``, long before it expires."""
 
     async def rotate() -> None:

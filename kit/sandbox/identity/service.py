@@ -87,7 +87,9 @@ def service_of(request: Request) -> IdentityService:
     return request.app.state.ctx.services["identity"]
 
 
-def entra_endpoint(handler: Callable[[Request, IdentityService], Awaitable[Response]]):
+def entra_endpoint(
+    handler: Callable[[Request, IdentityService], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
     """Wrap an endpoint so an ``EntraError`` becomes Entra's error response, logged without any secret."""
 
     async def endpoint(request: Request) -> Response:
