@@ -19,6 +19,8 @@ from kit.sandbox.paths import write_private
 
 @dataclass(frozen=True)
 class CertificateFiles:
+    """The two files of a new certificate: one stays with the app, the other goes to Entra ID."""
+
     private_pem: Path  # key + certificate: what CertificateCredential reads; keep it secret
     public_pem: Path  # the certificate only: what you upload to the app registration
 

@@ -55,6 +55,7 @@ def connection_for(settings: Settings) -> Connection:
 
 
 def trust_environment(conn: Connection) -> dict[str, str]:
+    """The variables that make requests (``REQUESTS_CA_BUNDLE``) and OpenSSL (``SSL_CERT_FILE``) trust the CA."""
     return {"REQUESTS_CA_BUNDLE": conn.ca_bundle, "SSL_CERT_FILE": conn.ca_bundle}
 
 
@@ -139,12 +140,14 @@ def _require(settings: Settings, *names: str) -> None:
 # --- one factory per credential type ---------------------------------------------------------------------------
 
 def client_secret(settings: Settings, **kwargs: Any) -> ClientSecretCredential:
+    """``ClientSecretCredential`` from the settings: the simplest app credential, a shared secret to keep safe."""
     _require(settings, "tenant_id", "client_id")
     return ClientSecretCredential(settings.tenant_id, settings.client_id, _secret(settings),
                                   **authority_kwargs(settings), **kwargs)
 
 
 def certificate(settings: Settings, **kwargs: Any) -> CertificateCredential:
+    """``CertificateCredential`` from the settings' PEM (private key and certificate in one file)."""
     _require(settings, "tenant_id", "client_id", "certificate_path")
     return CertificateCredential(settings.tenant_id, settings.client_id, str(settings.certificate_path),
                                  **authority_kwargs(settings), **kwargs)
@@ -168,6 +171,7 @@ def client_assertion(settings: Settings, func: Callable[[], str] | None = None,
 
 
 def workload_identity(settings: Settings, **kwargs: Any) -> WorkloadIdentityCredential:
+    """``WorkloadIdentityCredential``: federation through a token file that the platform keeps rotating."""
     _require(settings, "tenant_id", "client_id", "federated_token_file")
     authority = {k: v for k, v in authority_kwargs(settings).items() if k == "authority"}
     return WorkloadIdentityCredential(tenant_id=settings.tenant_id, client_id=settings.client_id,
@@ -183,6 +187,7 @@ def managed_identity(settings: Settings, protocol: ManagedIdentityProtocol = "ap
 
 
 def environment(settings: Settings, **kwargs: Any) -> EnvironmentCredential:
+    """``EnvironmentCredential`` after exporting the settings as the ``AZURE_*`` variables it reads."""
     prepare_environment(settings)
     extra = {"disable_instance_discovery": True} if settings.target == "sandbox" else {}
     return EnvironmentCredential(**extra, **kwargs)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Entry:
+    """One known error: how to recognise it (``code`` or ``pattern``) and what to tell the learner."""
+
     code: str
     title: str
     cause: str

@@ -98,6 +98,7 @@ def new_device(device_id: str, tags: dict[str, Any] | None = None) -> ExportImpo
 
 
 def batches(items: list[Any], size: int = BULK_LIMIT) -> Iterator[list[Any]]:
+    """Slices of at most ``size`` items: the hub takes at most 100 devices per bulk call."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
 

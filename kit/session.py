@@ -50,6 +50,7 @@ class Session:
 
     @property
     def on_sandbox(self) -> bool:
+        """Whether notebooks talk to the local sandbox rather than real Azure."""
         return self.settings.target == "sandbox"
 
     @property
@@ -75,6 +76,7 @@ class Session:
 
 
 def package_version(name: str) -> str:
+    """The installed version of ``name`` for the summary line, or "not installed" rather than an error."""
     try:
         return version(name)
     except PackageNotFoundError:

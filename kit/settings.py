@@ -162,6 +162,7 @@ class Settings(BaseSettings):
 
 
 def settings_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """Where settings are saved: ``path``, else ``$KIT_SETTINGS_FILE``, else the default file."""
     return Path(path or os.environ.get(SETTINGS_FILE_ENV) or DEFAULT_SETTINGS_FILE).expanduser()
 
 

@@ -131,6 +131,7 @@ class QueryExplorer:
                            f"<pre style='font-size:90%'>{html.escape(code)}</pre></details>")
 
     def plain_code(self) -> str:
+        """The current query as a script that runs without widgets."""
         return plain_code(self.query_box.value.strip(), self.page_size, self.fast.value)
 
     def _bar(self, total: int | None) -> Any:

@@ -30,6 +30,7 @@ def _path(name: str, field: str) -> str:
 
 
 def counts_by_tag_query(tag: str = "building") -> str:
+    """The IoT Hub query behind ``counts_by_tag``, to read or run yourself."""
     return (f"SELECT tags.{_path(tag, 'tag')} AS value, COUNT() AS devices FROM devices "
             f"GROUP BY tags.{tag}")
 
@@ -53,6 +54,7 @@ def counts_by_connection_state(registry: IoTHubRegistryManager) -> pd.DataFrame:
 
 
 def telemetry_query(name: str = "temperature", by: str = "deviceType") -> str:
+    """The IoT Hub query behind ``telemetry``, to read or run yourself."""
     return (f"SELECT deviceId, tags.{_path(by, 'by')} AS {by.split('.')[-1]}, "
             f"properties.reported.{_path(name, 'name')} AS {name.split('.')[-1]} FROM devices "
             f"WHERE is_defined(properties.reported.{name})")
@@ -64,6 +66,7 @@ def telemetry(registry: IoTHubRegistryManager, name: str = "temperature", by: st
 
 
 def drift_query(reported: str = "temperature", desired: str = "targetTemperature") -> str:
+    """The IoT Hub query behind ``drift``, to read or run yourself."""
     return (f"SELECT deviceId, properties.reported.{_path(reported, 'reported')} AS reported, "
             f"properties.desired.{_path(desired, 'desired')} AS desired FROM devices "
             f"WHERE is_defined(properties.desired.{desired}) AND is_defined(properties.reported.{reported})")

@@ -55,6 +55,7 @@ class TwinTree:
         return found
 
     def lines(self) -> list[str]:
+        """The tree as plain-text lines (``str()`` joins them), for consoles without HTML."""
         out = [self._header()]
         sections = self._sections()
         for index, (name, content, metadata) in enumerate(sections):

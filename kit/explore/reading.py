@@ -77,6 +77,7 @@ class QueryFailure:
 
     @property
     def heading(self) -> str:
+        """The hub's error code (or the Python error type) and HTTP status, the part to search for."""
         return (self.code or self.error_type) + (f" (HTTP {self.status})" if self.status else "")
 
     def pointer(self, query: str) -> str:
