@@ -120,6 +120,11 @@ def prepare_environment(settings: Settings) -> list[str]:
     return sorted(variables)
 
 
+def _authority_only(settings: Settings) -> dict[str, Any]:
+    """``authority_kwargs`` without ``disable_instance_discovery``: credentials not built on msal take only this."""
+    return {k: v for k, v in authority_kwargs(settings).items() if k == "authority"}
+
+
 def _authority_host(settings: Settings) -> str:
     return connection_for(settings).authority_host if settings.target == "sandbox" else settings.authority_host
 
@@ -165,17 +170,16 @@ def client_assertion(settings: Settings, func: Callable[[], str] | None = None,
     if func is None:
         _require(settings, "federated_token_file")
         func = read_token_file(settings.federated_token_file)  # type: ignore[arg-type]
-    # Not msal-based: no instance discovery to turn off, only the authority.
-    authority = {k: v for k, v in authority_kwargs(settings).items() if k == "authority"}
-    return ClientAssertionCredential(settings.tenant_id, settings.client_id, func, **authority, **kwargs)
+    return ClientAssertionCredential(settings.tenant_id, settings.client_id, func, **_authority_only(settings),
+                                     **kwargs)
 
 
 def workload_identity(settings: Settings, **kwargs: Any) -> WorkloadIdentityCredential:
     """``WorkloadIdentityCredential``: federation through a token file that the platform keeps rotating."""
     _require(settings, "tenant_id", "client_id", "federated_token_file")
-    authority = {k: v for k, v in authority_kwargs(settings).items() if k == "authority"}
     return WorkloadIdentityCredential(tenant_id=settings.tenant_id, client_id=settings.client_id,
-                                      token_file_path=str(settings.federated_token_file), **authority, **kwargs)
+                                      token_file_path=str(settings.federated_token_file),
+                                      **_authority_only(settings), **kwargs)
 
 
 def managed_identity(settings: Settings, protocol: ManagedIdentityProtocol = "app_service",
