@@ -47,8 +47,10 @@ CLIENT = "On your machine (client libraries, TLS, settings)"
 CATALOGUE: dict[str, list[Entry]] = {
     ENTRA: [
         Entry("AADSTS90002", "Tenant not found",
-              "The tenant ID or domain does not exist in this cloud (often a placeholder left in the settings).",
-              "Copy the Directory (tenant) ID from the app registration's Overview page, or use the sandbox's."),
+              "The tenant ID or domain does not exist in this cloud (often a placeholder left in the settings). "
+              "azure-identity reports it as 'Unable to get authority configuration', without the code.",
+              "Copy the Directory (tenant) ID from the app registration's Overview page, or use the sandbox's.",
+              r"Unable to get authority configuration"),
         Entry("AADSTS900023", "Tenant identifier is not valid",
               "The tenant is neither a GUID nor a domain name.",
               "Use the tenant GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) "
@@ -137,7 +139,8 @@ CATALOGUE: dict[str, list[Entry]] = {
               "A device holds at most 50 pending cloud-to-device messages.",
               "Wait for the device to complete messages, or purge its queue."),
         Entry("ThrottlingMaxActiveJobCountExceeded", "Too many jobs running (429)",
-              "An S1 hub runs one job at a time.", "Wait for the running job to finish, or cancel it."),
+              "A Free or S1 hub allows one active job at a time (S2 five, S3 ten); a scheduled job counts too.",
+              "Wait for the running job to finish, or cancel it (or the scheduled one)."),
         Entry("JobNotFound", "Job not found (404)", "No job with this ID exists (or it is older than 30 days).",
               "List jobs to find the right ID."),
         Entry("ConfigurationNotFound", "Configuration not found (404)", "No configuration with this ID exists.",
