@@ -112,20 +112,33 @@ class Principal:
 
 @dataclass(frozen=True)
 class User:
+    """A signed-in person (device code flow): the subject of delegated tokens, unlike an app's own tokens."""
+
     object_id: str
     tenant_id: str
     upn: str
     display_name: str
 
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> User:
+        return cls(row["object_id"], row["tenant_id"], row["upn"], row["display_name"])
+
 
 @dataclass(frozen=True)
 class Tenant:
+    """A directory: authority paths name it by GUID or by its domain."""
+
     tenant_id: str
     domain: str
     display_name: str
 
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Tenant:
+        return cls(row["tenant_id"], row["domain"], row["display_name"])
+
 
 def open_directory(db: Database) -> Database:
+    """The directory's tables plus the role assignments, which live beside the principals they name."""
     db.ensure_schema(SCHEMA + rbac.SCHEMA)
     return db
 
@@ -144,6 +157,7 @@ def new_secret_value() -> str:
 # --- tenants ----------------------------------------------------------------------------------------------------
 
 def create_tenant(db: Database, domain: str, display_name: str, is_default: bool = False) -> Tenant:
+    """A new tenant with a random GUID; ``is_default`` makes it the one ``common`` resolves to."""
     tenant = Tenant(str(uuid.uuid4()), domain, display_name)
     with db.transaction() as conn:
         conn.execute("INSERT INTO tenants VALUES (?, ?, ?, ?)",
@@ -152,8 +166,9 @@ def create_tenant(db: Database, domain: str, display_name: str, is_default: bool
 
 
 def default_tenant(db: Database) -> Tenant | None:
+    """The home tenant of the sandbox (the one marked default, else the oldest), or None before seeding."""
     row = db.one("SELECT * FROM tenants ORDER BY is_default DESC, rowid LIMIT 1")
-    return Tenant(row["tenant_id"], row["domain"], row["display_name"]) if row else None
+    return Tenant.from_row(row) if row else None
 
 
 def find_tenant(db: Database, segment: str) -> Tenant | None:
@@ -162,10 +177,11 @@ def find_tenant(db: Database, segment: str) -> Tenant | None:
     if segment.lower() in ("common", "organizations"):
         return default_tenant(db)
     row = db.one("SELECT * FROM tenants WHERE tenant_id = ? COLLATE NOCASE OR domain = ?", (segment, segment))
-    return Tenant(row["tenant_id"], row["domain"], row["display_name"]) if row else None
+    return Tenant.from_row(row) if row else None
 
 
 def is_valid_tenant_identifier(segment: str) -> bool:
+    """Whether a path segment could name a tenant at all (else AADSTS900023, not 90002 "not found")."""
     return bool(GUID.match(segment) or DOMAIN.match(segment)) or segment.lower() in ("common", "organizations")
 
 
@@ -173,6 +189,7 @@ def is_valid_tenant_identifier(segment: str) -> bool:
 
 def create_principal(db: Database, display_name: str, kind: str = "application", tenant_id: str | None = None,
                      client_id: str | None = None) -> Principal:
+    """An app registration, public client or managed identity, enabled, in the default tenant unless told."""
     tenant = tenant_id or require_default_tenant(db).tenant_id
     principal = Principal(str(uuid.uuid4()), tenant, client_id or str(uuid.uuid4()), display_name, kind, True)
     with db.transaction() as conn:
@@ -184,6 +201,7 @@ def create_principal(db: Database, display_name: str, kind: str = "application",
 
 
 def require_default_tenant(db: Database) -> Tenant:
+    """``default_tenant``, with an error that says how to create one."""
     tenant = default_tenant(db)
     if tenant is None:
         raise LookupError("The directory has no tenant yet. Start the sandbox once: python -m kit.sandbox start")
@@ -191,11 +209,13 @@ def require_default_tenant(db: Database) -> Tenant:
 
 
 def principal_by_client_id(db: Database, tenant_id: str, client_id: str) -> Principal | None:
+    """The principal a token request names: a client id only counts in its own tenant (else AADSTS700016)."""
     row = db.one("SELECT * FROM principals WHERE client_id = ? AND tenant_id = ?", (client_id, tenant_id))
     return Principal.from_row(row) if row else None
 
 
 def principal_by_object_id(db: Database, object_id: str) -> Principal | None:
+    """The principal behind a token's ``oid`` claim (GUIDs compare without case)."""
     row = db.one("SELECT * FROM principals WHERE object_id = ? COLLATE NOCASE", (object_id,))
     return Principal.from_row(row) if row else None
 
@@ -228,11 +248,13 @@ def principal_active(db: Database, object_id: str) -> bool:
 
 
 def set_enabled(db: Database, principal: Principal, enabled: bool) -> None:
+    """Disable or re-enable an app: a disabled app gets AADSTS7000112 and the hub refuses its tokens."""
     with db.transaction() as conn:
         conn.execute("UPDATE principals SET enabled = ? WHERE object_id = ?", (int(enabled), principal.object_id))
 
 
 def delete_principal(db: Database, principal: Principal) -> None:
+    """Delete an app and its role assignments, which would otherwise name an object id that no longer exists."""
     rbac.remove_all(db, principal.object_id)
     with db.transaction() as conn:
         conn.execute("DELETE FROM principals WHERE object_id = ?", (principal.object_id,))
@@ -320,6 +342,7 @@ def add_certificate(db: Database, principal: Principal, certificate_pem: bytes) 
 
 def registered_certificate(db: Database, principal: Principal, sha1: str | None = None,
                            sha256: str | None = None) -> x509.Certificate | None:
+    """The app's certificate with either thumbprint (assertions send ``x5t`` or ``x5t#S256``), or None."""
     row = db.one(
         "SELECT certificate FROM key_credentials WHERE object_id = ? AND (sha1 = ? OR sha256 = ?)",
         (principal.object_id, (sha1 or "").upper(), (sha256 or "").upper()),
@@ -357,6 +380,7 @@ def add_federated_credential(db: Database, principal: Principal, name: str, issu
 
 
 def federated_credentials(db: Database, principal: Principal) -> list[sqlite3.Row]:
+    """The app's federated credentials, by name: the records a federated assertion must match."""
     return db.all("SELECT * FROM federated_credentials WHERE object_id = ? ORDER BY name", (principal.object_id,))
 
 
@@ -372,6 +396,7 @@ def move_issuer(db: Database, old_prefix: str, new_issuer: str) -> None:
 # --- users and refresh tokens -----------------------------------------------------------------------------------
 
 def create_user(db: Database, tenant: Tenant, alias: str, display_name: str) -> User:
+    """A user ``alias@<tenant domain>``, the identity the device code flow signs in."""
     user = User(str(uuid.uuid4()), tenant.tenant_id, f"{alias}@{tenant.domain}", display_name)
     with db.transaction() as conn:
         conn.execute("INSERT INTO users VALUES (?, ?, ?, ?)",
@@ -380,11 +405,13 @@ def create_user(db: Database, tenant: Tenant, alias: str, display_name: str) -> 
 
 
 def first_user(db: Database, tenant_id: str) -> User | None:
+    """The user who "approves" device codes, since no person is there to type them."""
     row = db.one("SELECT * FROM users WHERE tenant_id = ? ORDER BY rowid LIMIT 1", (tenant_id,))
-    return User(row["object_id"], row["tenant_id"], row["upn"], row["display_name"]) if row else None
+    return User.from_row(row) if row else None
 
 
 def issue_refresh_token(db: Database, user: User, client_id: str, days: float = 90) -> str:
+    """A new refresh token for ``user`` and ``client_id``; only its hash is stored."""
     value = "1.A" + secrets.token_urlsafe(96)
     with db.transaction() as conn:
         conn.execute("INSERT INTO refresh_tokens VALUES (?, ?, ?, ?)",
@@ -399,4 +426,4 @@ def redeem_refresh_token(db: Database, value: str, client_id: str) -> User | Non
         "WHERE r.sha256 = ? AND r.client_id = ? COLLATE NOCASE AND r.expires_at > ?",
         (_hash(value), client_id, time.time()),
     )
-    return User(row["object_id"], row["tenant_id"], row["upn"], row["display_name"]) if row else None
+    return User.from_row(row) if row else None
