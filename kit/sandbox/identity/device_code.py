@@ -49,6 +49,7 @@ def _public_client(service: IdentityService, tenant: directory.Tenant, client_id
 
 
 async def devicecode(request: Request, service: IdentityService) -> Response:
+    """Start a flow: a device code to poll with and a user code for the person; flows live in memory only."""
     segment = request.path_params["tenant"]
     tenant = service.tenant(segment)
     form = await read_form(request)
@@ -87,6 +88,7 @@ def _user_tokens(request: Request, service: IdentityService, user: directory.Use
 
 async def device_code_grant(request: Request, service: IdentityService, tenant: directory.Tenant,
                             form: Form) -> Response:
+    """One poll: ``authorization_pending`` for the first ``PENDING_POLLS``, then the user's tokens, once."""
     code = form.get("device_code") or form.get("code")
     if not code:
         raise errors.MISSING_PARAMETER(name="device_code")
@@ -108,6 +110,7 @@ async def device_code_grant(request: Request, service: IdentityService, tenant: 
 
 async def refresh_token_grant(request: Request, service: IdentityService, tenant: directory.Tenant,
                               form: Form) -> Response:
+    """New tokens for the refresh token's user; it only works for the client and tenant it was issued to."""
     value = form.get("refresh_token")
     if not value:
         raise errors.MISSING_PARAMETER(name="refresh_token")
@@ -121,6 +124,7 @@ async def refresh_token_grant(request: Request, service: IdentityService, tenant
 
 
 async def devicelogin(request: Request) -> HTMLResponse:
+    """The page the device code message points to; it says why there is nothing to type here."""
     return HTMLResponse(
         "<!doctype html><title>Sandbox device login</title><h1>Sandbox device login</h1>"
         "<p>The sandbox signs its learner in by itself: the code your program printed is approved on its next "

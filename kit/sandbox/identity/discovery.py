@@ -21,10 +21,12 @@ MULTI_TENANT = ("common", "organizations")
 
 
 def base_of(request: Request) -> str:
+    """The sandbox's own origin as the client reached it, so advertised URLs keep the port in use."""
     return str(request.base_url).rstrip("/")
 
 
 async def openid_configuration(request: Request, service: IdentityService) -> JSONResponse:
+    """The OIDC metadata msal reads first; ``common`` keeps ``{tenantid}`` in the issuer, as Entra does."""
     segment = request.path_params["tenant"]
     tenant = service.tenant(segment)
     multi = segment.lower() in MULTI_TENANT
@@ -61,6 +63,7 @@ async def openid_configuration(request: Request, service: IdentityService) -> JS
 
 
 async def keys(request: Request, service: IdentityService) -> JSONResponse:
+    """The JWKS that verifies the sandbox's access tokens (the hub side reads the same key)."""
     segment = request.path_params["tenant"]
     tenant = service.tenant(segment)
     issuer_tenant = "{tenantid}" if segment.lower() in MULTI_TENANT else tenant.tenant_id

@@ -19,6 +19,8 @@ STATUS_BY_ERROR = {"invalid_client": 401}
 
 @dataclass(frozen=True)
 class Aadsts:
+    """One AADSTS code with its OAuth ``error`` value and message template; calling it gives the error to raise."""
+
     code: int
     error: str
     template: str
@@ -37,9 +39,11 @@ class EntraError(Exception):
 
     @property
     def status(self) -> int:
+        """401 for ``invalid_client``, 400 for every other OAuth error, as Entra answers."""
         return STATUS_BY_ERROR.get(self.kind.error, 400)
 
     def body(self, correlation_id: str | None = None) -> dict[str, object]:
+        """The JSON body in Entra's shape; the client's ``client-request-id`` becomes the correlation id."""
         trace_id, correlation = str(uuid.uuid4()), correlation_id or str(uuid.uuid4())
         stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
         return {

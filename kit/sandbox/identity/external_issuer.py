@@ -35,14 +35,17 @@ TOKEN_FILE = "federated-token"
 
 
 def issuer_url(base_url: str) -> str:
+    """The external issuer's URL on this sandbox: the ``iss`` a federated credential must name exactly."""
     return base_url.rstrip("/") + PATH
 
 
 def signing_key(state_dir: Path) -> SigningKey:
+    """The external issuer's own key, distinct from Entra's, as a real workload issuer's would be."""
     return stored_key(state_dir, KEY_NAME, "sandbox external workload issuer")
 
 
 def token_file(state_dir: Path) -> Path:
+    """Where the projected workload token lives (``AZURE_FEDERATED_TOKEN_FILE`` points here)."""
     return state_dir / SECRETS_DIR / TOKEN_FILE
 
 
@@ -57,6 +60,7 @@ def mint_workload_token(key: SigningKey, issuer: str, subject: str = DEFAULT_SUB
 
 
 def write_token_file(state_dir: Path, key: SigningKey, issuer: str) -> Path:
+    """Write a fresh workload token (0600), as the platform refreshes a projected token."""
     return write_private(token_file(state_dir), mint_workload_token(key, issuer))
 
 

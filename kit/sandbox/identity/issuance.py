@@ -35,10 +35,12 @@ APPIDACR_PUBLIC, APPIDACR_SECRET, APPIDACR_CERTIFICATE = "0", "1", "2"
 
 
 def entra_signing_key(state_dir: Path) -> SigningKey:
+    """The key that signs every access token; kept in the state dir so tokens stay valid across restarts."""
     return stored_key(state_dir, ENTRA_KEY_NAME, "sandbox Entra ID token signing")
 
 
 def sts_issuer(tenant_id: str) -> str:
+    """The v1 ``iss`` of access tokens for IoT Hub (``sts.windows.net``), which the hub checks."""
     return f"https://sts.windows.net/{tenant_id}/"
 
 

@@ -26,6 +26,7 @@ CERT_VALIDITY = dt.timedelta(days=730)
 
 
 def b64url(data: bytes, padded: bool = False) -> str:
+    """Base64url without padding, as JWT headers and JWKs write it."""
     text = base64.urlsafe_b64encode(data).decode()
     return text if padded else text.rstrip("=")
 
@@ -52,6 +53,7 @@ class SigningKey:
 
     @property
     def kid(self) -> str:
+        """The certificate's base64url SHA-1 thumbprint: Entra uses it as both ``kid`` and ``x5t``."""
         return b64url(hashlib.sha1(self.der).digest())
 
     def pem(self) -> bytes:
@@ -62,6 +64,7 @@ class SigningKey:
         return key + self.certificate.public_bytes(serialization.Encoding.PEM)
 
     def jwk(self, issuer: str | None = None) -> dict[str, Any]:
+        """The public JWK as Entra publishes it (with ``x5c``); the discovery endpoint also sets its ``issuer``."""
         numbers = self.private_key.public_key().public_numbers()
         key: dict[str, Any] = {
             "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid,
@@ -74,12 +77,14 @@ class SigningKey:
 
 
 def new_signing_key(subject: str) -> SigningKey:
+    """A 2048-bit RSA key with a self-signed certificate, the form Entra's certificate credentials take."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
     name = common_name(subject)
     return SigningKey(key, build_certificate(name, key.public_key(), name, key, CERT_VALIDITY))
 
 
 def load_pem(data: bytes) -> SigningKey:
+    """A ``SigningKey`` from a PEM holding an RSA private key and its certificate, with a clear error for other keys."""
     key = serialization.load_pem_private_key(data, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("certificate: the PEM must hold an RSA private key (Entra assertions are RS256/PS256)")
@@ -97,6 +102,7 @@ def stored_key(state_dir: Path, name: str, subject: str) -> SigningKey:
 
 
 def key_path(state_dir: Path, name: str) -> Path:
+    """Where a named key is kept: the state dir's secrets folder, never beside shareable files."""
     return state_dir / SECRETS_DIR / f"{name}.pem"
 
 

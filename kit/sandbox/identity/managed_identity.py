@@ -57,6 +57,7 @@ def _imds_error(status: int, error: str, description: str) -> JSONResponse:
 
 
 async def app_service(request: Request) -> Response:
+    """The App Service identity endpoint (``IDENTITY_ENDPOINT`` + ``X-IDENTITY-HEADER``), with its own error shape."""
     service = service_of(request)
     header = request.headers.get("x-identity-header", "")
     if not hmac.compare_digest(header, service.identity_header):
@@ -76,6 +77,7 @@ async def app_service(request: Request) -> Response:
 
 
 async def imds(request: Request) -> Response:
+    """The IMDS token endpoint (``Metadata: true``), answering with IMDS's string-typed times."""
     service = service_of(request)
     if request.headers.get("metadata", "").lower() != "true":
         return _imds_error(400, "invalid_request", "Required metadata header not specified")

@@ -25,6 +25,8 @@ SEED_FILE = "seed.json"
 
 @dataclass(frozen=True)
 class Seeded:
+    """What a fresh sandbox hands its learner: the tenant, the learner app and its credentials."""
+
     tenant: directory.Tenant
     learner_app: directory.Principal
     client_secret: str

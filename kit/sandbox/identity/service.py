@@ -31,6 +31,8 @@ OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 
 @dataclass
 class IdentityService:
+    """Everything the Entra endpoints share: the directory, the signing keys and the pending device codes."""
+
     state_dir: Path
     db: Database
     entra_key: SigningKey
@@ -49,10 +51,12 @@ class IdentityService:
         return tenant
 
     def jwks(self) -> dict[str, Any]:
+        """The Entra JWKS, published to the hub side through ``ctx.services["entra_jwks"]``."""
         return {"keys": [self.entra_key.jwk()]}
 
     def access_token(self, tenant_id: str, object_id: str, app_id: str, appidacr: str, resource: str,
                      **extra: Any) -> str:
+        """A signed access token for a principal (or user) and the one resource it asked for."""
         claims = issuance.access_token_claims(tenant_id, object_id, app_id, appidacr, resource, **extra)
         return issuance.sign(claims, self.entra_key)
 
@@ -76,6 +80,7 @@ def resource_of(scope: str | None, tenant: directory.Tenant, client_credentials:
 
 
 def known_resource(resource: str, tenant: directory.Tenant) -> str:
+    """The resource's canonical spelling, or AADSTS500011 for a resource this tenant does not know."""
     normalised = resource.rstrip("/")
     for known in issuance.KNOWN_RESOURCES:
         if known.lower() == normalised.lower():
@@ -103,6 +108,7 @@ def entra_endpoint(
 
 
 def token_response(access_token: str, **extra: Any) -> JSONResponse:
+    """The token endpoint's success body, never cached, with Entra's lifetime fields."""
     body = {"token_type": "Bearer", "expires_in": issuance.ACCESS_TOKEN_LIFETIME_S,
             "ext_expires_in": issuance.ACCESS_TOKEN_LIFETIME_S, **extra, "access_token": access_token}
     return JSONResponse(body, headers=errors.NO_STORE)

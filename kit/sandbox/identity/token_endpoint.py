@@ -87,6 +87,7 @@ def authenticate_client(request: Request, service: IdentityService, tenant: dire
 
 async def client_credentials(request: Request, service: IdentityService, tenant: directory.Tenant,
                              form: Form) -> Response:
+    """The app's own token (no user): authenticate the client, then check the ``/.default`` scope."""
     principal, appidacr = authenticate_client(request, service, tenant, form)
     resource = resource_of(form.get("scope"), tenant)
     token = service.access_token(tenant.tenant_id, principal.object_id, principal.client_id, appidacr, resource)
@@ -101,6 +102,7 @@ GRANTS = {
 
 
 async def token(request: Request, service: IdentityService) -> Response:
+    """Dispatch on ``grant_type``; the tenant is checked first, as Entra reports it first."""
     tenant = service.tenant(request.path_params["tenant"])
     form = await read_form(request)
     grant = form.get("grant_type")
