@@ -30,9 +30,9 @@ from urllib.parse import unquote, urlparse
 
 from kit.sandbox.hub.bulk import bulk_update
 from kit.sandbox.hub.errors import HubError, argument_invalid
-from kit.sandbox.hub.job_store import JobTable, JobTasks, iso, utcnow
+from kit.sandbox.hub.job_store import JobTable, JobTasks, utcnow
 from kit.sandbox.hub.registry import MAX_BULK, Registry, dumps
-from kit.sandbox.hub.twins import strip_meta
+from kit.sandbox.hub.twins import iso, strip_meta
 
 ACTIVE = ("enqueued", "running")
 DEFAULT_BLOB = "devices.txt"

@@ -63,12 +63,6 @@ def parse_time(value: Any, field: str) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def iso(moment: dt.datetime) -> str:
-    """A time written as the hub writes it (seven fraction digits and ``Z``)."""
-    moment = moment.astimezone(dt.UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond:06d}0Z"
-
-
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -32,10 +32,11 @@ from typing import Any
 
 from kit.sandbox.hub import job_store
 from kit.sandbox.hub.errors import HubError, argument_invalid
-from kit.sandbox.hub.job_store import JobTable, JobTasks, iso, parse_time, utcnow
+from kit.sandbox.hub.job_store import JobTable, JobTasks, parse_time, utcnow
 from kit.sandbox.hub.methods import MethodInvoker, method_call_from_body
 from kit.sandbox.hub.query import QueryError, parse_condition
 from kit.sandbox.hub.registry import Registry, dumps
+from kit.sandbox.hub.twins import iso
 
 log = logging.getLogger("kit.sandbox.hub.jobs")
 

@@ -32,10 +32,15 @@ META_KEYS = ("$metadata", "$version")
 NEVER = "0001-01-01T00:00:00"
 
 
+def iso(moment: dt.datetime) -> str:
+    """A time written as the hub writes it: UTC, seven fraction digits and ``Z``."""
+    moment = moment.astimezone(dt.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond:06d}0Z"
+
+
 def now_iso() -> str:
-    """UTC time as the hub writes it: seven fraction digits and ``Z``."""
-    now = dt.datetime.now(dt.UTC)
-    return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond:06d}0Z"
+    """The current time in the hub's format (``iso``)."""
+    return iso(dt.datetime.now(dt.UTC))
 
 
 def twin_etag(version: int) -> str:
