@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from kit.sandbox.hub.errors import (
     not_found_module,
     precondition_failed,
 )
+from kit.sandbox.hub.sas import new_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hub_devices (
@@ -74,10 +74,6 @@ def dumps(value: Any) -> str:
 def generation_id() -> str:
     """An 18-digit id like the hub's (.NET ticks of the creation time)."""
     return str(time.time_ns() // 100 + 621355968000000000)
-
-
-def new_key() -> str:
-    return base64.b64encode(os.urandom(32)).decode()
 
 
 def check_id(kind: str, value: str) -> None:
