@@ -137,6 +137,11 @@ def azure_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """The saved real Azure settings; the client secret may come from ``KIT_CLIENT_SECRET``."""
     try:
         return Settings.load(path)
+    except FileNotFoundError:
+        raise SettingsError(
+            f"target: real Azure was chosen (KIT_TARGET=azure), but no settings are saved at {settings_path(path)}. "
+            "Save your tenant, client id and hub host with the form in 00_setup_check, or unset KIT_TARGET to "
+            "use the sandbox.") from None
     except SettingsError as error:
         raise SettingsError(
             f"{error}\nThe saved settings are for real Azure. Fix them with the form in 00_setup_check, or set "

@@ -90,6 +90,14 @@ def test_azure_settings_saved_without_their_secret_say_how_to_give_it(
     assert "from-the-environment" not in session.summary()
 
 
+def test_real_azure_chosen_without_saved_settings_says_how_to_save_them(
+        settings_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIT_TARGET", "azure")
+    with pytest.raises(SettingsError, match="00_setup_check") as raised:
+        kit_session.begin(quiet=True)
+    assert "KIT_TARGET" in str(raised.value)
+
+
 def test_an_unknown_target_is_refused(settings_file: Path) -> None:
     with pytest.raises(ValueError, match="target: 'cloud'"):
         kit_session.begin(target="cloud", quiet=True)

@@ -30,8 +30,12 @@ def private_dir(path: Path) -> Path:
 
 
 def write_private(path: Path, data: str | bytes) -> Path:
-    """Write a file created with mode 0600 from the start, so a secret is never readable by others, not even briefly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a file created with mode 0600 from the start, so a secret is never readable by others, not even briefly.
+
+    A folder it has to create is made 0700: a secret's folder should not even list its contents to others.
+    """
+    if not path.parent.exists():
+        private_dir(path.parent)
     payload = data.encode() if isinstance(data, str) else data
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -60,3 +60,9 @@ def test_start_stop_reset_in_a_fresh_folder(tmp_path: Path) -> None:
     assert _cli("reset", "--state-dir", str(folder)).returncode == 0
     assert not (folder / "state.sqlite3").exists()
     assert (folder / "tls" / "ca.pem").read_bytes() == ca_before  # trust survives a reset
+
+
+def test_folders_made_for_secrets_are_owner_only(sandbox_dir: Path, sandbox) -> None:
+    secrets = sandbox_dir / "secrets"
+    assert secrets.is_dir()
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
