@@ -22,10 +22,12 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def print_json(value: Any) -> None:
+    """Print a command's result as sorted, indented JSON, readable and easy to parse."""
     print(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
 def add_state_dir(parser: argparse.ArgumentParser) -> None:
+    """The ``--state-dir`` option every command takes, so experiments can use their own state dir."""
     parser.add_argument(
         "--state-dir", default=None,
         help="the sandbox's state folder (default: $KIT_SANDBOX_DIR, else ~/.iot-entra-kit/sandbox)",
@@ -100,6 +102,7 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line: lifecycle commands here, admin commands from each side's ``register_cli``."""
     parser = argparse.ArgumentParser(prog="python -m kit.sandbox", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -139,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; expected failures print one ``error:`` line and exit 2 rather than a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -41,6 +41,7 @@ class Connection:
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Connection:
+        """Read a mapping, keeping unknown fields in ``extra`` so a newer sandbox's file still loads."""
         known = {f.name for f in fields(cls)}
         extra = {k: v for k, v in data.items() if k not in known}
         values = {k: v for k, v in data.items() if k in known}
@@ -49,10 +50,12 @@ class Connection:
 
 
 def connection_path(state_dir: str | Path | None = None) -> Path:
+    """Where ``connection.json`` is for a state dir (default or ``$KIT_SANDBOX_DIR`` resolved)."""
     return resolve_state_dir(state_dir) / CONNECTION_FILE
 
 
 def write_connection(state_dir: Path, connection: Connection) -> Path:
+    """Write ``connection.json`` with mode 0600: it holds the learner app's secret."""
     return write_private(state_dir / CONNECTION_FILE, connection.to_json())
 
 

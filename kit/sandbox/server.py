@@ -50,10 +50,12 @@ class SandboxContext:
 
     @property
     def base_url(self) -> str:
+        """The HTTPS origin clients use; ``localhost`` so the certificate's name matches."""
         return f"https://{PUBLIC_HOSTNAME}:{self.port}"
 
     @property
     def hub_host(self) -> str:
+        """The hub host name clients put in connection strings and SAS resource URIs."""
         return f"{PUBLIC_HOSTNAME}:{self.port}"
 
 
@@ -66,12 +68,14 @@ class Side(Protocol):
 
 
 def sides() -> list[Side]:
+    """The side modules, imported here so that importing ``server`` (``process`` and ``cli`` do) loads neither."""
     from kit.sandbox import hub, identity
 
     return [identity, hub]
 
 
 def open_context(state_dir: Path, port: int, bind_host: str = LOOPBACK) -> SandboxContext:
+    """The shared context for ``state_dir``: private folder, database and TLS files, created when missing."""
     private_dir(state_dir)
     return SandboxContext(
         state_dir=state_dir, db=Database.in_state_dir(state_dir), tls=ensure_tls(state_dir),
@@ -107,6 +111,7 @@ async def _health(request: Request) -> JSONResponse:
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before uvicorn starts so the port is known (and inherited) up front."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -78,6 +78,7 @@ class Grant:
     expires_at: float
 
     def expired(self, now: float | None = None) -> bool:
+        """A CBS grant ends with its token: the link needs a new put-token, as on the real hub."""
         return (time.time() if now is None else now) >= self.expires_at
 
 
@@ -180,6 +181,7 @@ class AmqpConnection:
 
     # -- byte plumbing ---------------------------------------------------------------------------------------------
     def run(self) -> None:
+        """Serve one client until it leaves; every failure ends only this connection."""
         try:
             self._raw.settimeout(HANDSHAKE_TIMEOUT_S)
             self._sock = self._tls.wrap_socket(self._raw, server_side=True)
@@ -196,6 +198,7 @@ class AmqpConnection:
                 pass
 
     def close(self) -> None:
+        """Shut the socket down from another thread, which wakes a ``run`` blocked in a read."""
         try:
             (self._sock or self._raw).shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -501,6 +504,7 @@ class AmqpListener:
                 self._connections.discard(connection)
 
     def stop(self, timeout: float = 2.0) -> None:
+        """Stop accepting, give open connections ``timeout`` seconds to end, then cut the rest."""
         self._stopping.set()
         if self._socket is not None:
             self._socket.close()
@@ -515,6 +519,7 @@ class AmqpListener:
 
 
 def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """TLS 1.2 or later with the sandbox's server certificate, so AMQP clients trust it like the HTTPS port."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)

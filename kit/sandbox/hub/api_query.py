@@ -35,6 +35,7 @@ Provider = Callable[[int], Iterator[tuple[int, dict]]]
 
 
 def register_collections(ctx: Any, registry: Registry) -> None:
+    """Publish the registry tables as FROM sources (``devices``, ``devices.modules``) for the query endpoint."""
     parse("SELECT * FROM devices")  # build the grammar now, not during a learner's first query
     collections: dict[str, Provider] = ctx.services.setdefault("query_collections", {})
     for name, table in TABLES.items():
@@ -43,10 +44,12 @@ def register_collections(ctx: Any, registry: Registry) -> None:
 
 
 def encode_token(state: dict[str, int]) -> str:
+    """The ``x-ms-continuation`` value: where each source stopped, opaque to the client."""
     return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
 
 
 def decode_token(token: str | None) -> dict[str, int]:
+    """The state of an ``x-ms-continuation`` value, with a 400 for one this hub did not issue."""
     if not token:
         return {}
     try:
@@ -59,6 +62,7 @@ def decode_token(token: str | None) -> dict[str, int]:
 
 
 def page_size(value: str | None) -> int:
+    """``x-ms-max-item-count`` as a page size, capped at ``MAX_PAGE`` as the hub caps it."""
     if value is None:
         return MAX_PAGE
     try:

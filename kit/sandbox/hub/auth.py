@@ -143,6 +143,7 @@ def _accepted_hosts(ctx: Any) -> tuple[str, ...]:
 
 
 def verify_sas(ctx: Any, token: str) -> Principal:
+    """The policy behind a SAS token, unless local authentication is disabled on the hub."""
     state = _services(ctx)
     if sas.local_auth_disabled(ctx.db):
         raise _unauthorized(

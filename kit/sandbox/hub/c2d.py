@@ -83,6 +83,7 @@ CREATE INDEX IF NOT EXISTS c2d_feedback_by_batch ON c2d_feedback (batch_id);
 
 
 def utc_iso(epoch: float) -> str:
+    """Milliseconds and ``Z``: how the hub writes message times (twin times have seven digits)."""
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -186,6 +187,7 @@ def enqueue(ctx: Any, message: Message, size: int) -> int:
 
 
 def pending_count(ctx: Any, device_id: str) -> int:
+    """Messages still queued for a device, the count the 50-message queue limit applies to."""
     return int(ctx.db.scalar("SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?", (device_id,)))
 
 

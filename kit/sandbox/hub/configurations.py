@@ -54,6 +54,7 @@ DesiredListener = Callable[[dict[str, Any]], None]
 
 
 def not_found(config_id: str) -> HubError:
+    """The hub's 404 for an unknown configuration id."""
     return HubError(404, "ConfigurationNotFound", f"The configuration '{config_id}' does not exist on this hub.")
 
 
@@ -184,6 +185,7 @@ class ConfigurationStore:
         return self._with_metrics(doc), previous is None
 
     def get(self, config_id: str) -> dict[str, Any]:
+        """One configuration with fresh metrics (targets are applied first, so counts are current)."""
         self.apply()
         doc = self._stored(config_id)
         if doc is None:
@@ -191,11 +193,13 @@ class ConfigurationStore:
         return self._with_metrics(doc)
 
     def list(self, top: int | None) -> list[dict[str, Any]]:
+        """Up to ``top`` configurations (default and maximum ``MAX_LIST``), metrics fresh."""
         self.apply()
         limit = top if top is not None and 1 <= top <= MAX_LIST else MAX_LIST
         return [self._with_metrics(doc) for doc in self._all()[:limit]]
 
     def delete(self, config_id: str, if_match: str | None) -> None:
+        """Delete a configuration (``If-Match`` checked) and forget which devices it was applied to."""
         with self.db.transaction():
             doc = self._stored(config_id)
             if doc is None:

@@ -34,6 +34,7 @@ def _is_component(value: Any) -> bool:
 
 
 def components(twin: dict[str, Any]) -> set[str]:
+    """The names of the twin's components: top-level properties marked ``__t: c``."""
     properties = twin["properties"]
     return {name for section in ("desired", "reported") for name, value in properties[section].items()
             if _is_component(value)}

@@ -61,12 +61,15 @@ class HubError(Exception):
 
     @property
     def number(self) -> int | None:
+        """The numeric error code the hub pairs with ``code`` (e.g. 404001), when one is known."""
         return ERROR_NUMBERS.get(self.code)
 
     def body(self) -> dict[str, str]:
+        """The hub's error body: ``Message`` holds ``ErrorCode:<code>;<text>``, which the SDK shows."""
         return {"Message": f"ErrorCode:{self.code};{self.message}", "ExceptionMessage": tracking_id()}
 
     def response(self) -> JSONResponse:
+        """The error as the hub sends it, with the ``iothub-errorcode`` header clients branch on."""
         return JSONResponse(
             self.body(), status_code=self.status, media_type=JSON_TYPE,
             headers={"iothub-errorcode": self.code, "x-ms-request-id": str(uuid.uuid4())},
@@ -74,6 +77,7 @@ class HubError(Exception):
 
 
 def tracking_id() -> str:
+    """An ``ExceptionMessage`` in the hub's "Tracking ID ... TimeStamp" form, unique per error."""
     now = dt.datetime.now(dt.UTC)
     return f"Tracking ID:{uuid.uuid4().hex}-G:0-TimeStamp:{now:%m/%d/%Y %H:%M:%S}"
 
@@ -87,6 +91,7 @@ def not_found_module(device_id: str, module_id: str) -> HubError:
 
 
 def precondition_failed(what: str, current: str, given: str) -> HubError:
+    """412 for an ``If-Match`` etag that is no longer current: someone else changed it first."""
     return HubError(
         412, "PreconditionFailed",
         f"Precondition failed: {what} version did not match, existingVersion:{current} newVersion:{given}",
@@ -94,4 +99,5 @@ def precondition_failed(what: str, current: str, given: str) -> HubError:
 
 
 def argument_invalid(message: str) -> HubError:
+    """400 ArgumentInvalid, the hub's answer to most malformed input."""
     return HubError(400, "ArgumentInvalid", message)

@@ -30,6 +30,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def check_api_version(request: Request) -> None:
+    """400 InvalidProtocolVersion unless the request names an API version this hub speaks."""
     version = request.query_params.get("api-version")
     if version not in SUPPORTED_API_VERSIONS:
         shown = "missing" if version is None else f"'{version}'"
@@ -60,6 +61,7 @@ def hub_route(ctx: Any, method: str, path: str, handler: Handler) -> Route:
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Compact JSON with the hub's content type (``application/json; charset=utf-8``)."""
     return Response(json.dumps(value, separators=(",", ":")), status_code=status, media_type=JSON_TYPE,
                     headers=headers)
 
@@ -95,6 +97,7 @@ async def json_body(request: Request, expected: type | tuple[type, ...] = dict) 
 
 
 def check_json_content_type(content_type: str | None) -> None:
+    """Refuse a body declared as anything but JSON; a missing Content-Type is read as JSON."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise HubError(400, "IotHubFormatError",
@@ -117,6 +120,7 @@ def if_match(request: Request) -> str | None:
 
 
 def parse_etag(value: str | None) -> str | None:
+    """An etag header value without quotes or ``W/`` (None when empty), so stored etags compare equal."""
     if value is None:
         return None
     text = value.strip()

@@ -106,6 +106,7 @@ class ImportExportJobs:
         self.tasks = JobTasks()
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate a job request, store it as ``enqueued`` and start it (one active job per hub)."""
         kind = body.get("type")
         if kind not in ("export", "import"):
             raise argument_invalid(f"type '{kind}' is not an import/export job type; use 'export' or 'import'.")
@@ -139,6 +140,7 @@ class ImportExportJobs:
         return self.table.list()
 
     def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a job that has not finished; a finished job is returned unchanged."""
         doc = self.table.get(job_id)
         if doc["status"] in ACTIVE:
             self.tasks.cancel(job_id)

@@ -25,20 +25,24 @@ MAX_ACTIVE_JOBS = {"F1": 1, "S1": 1, "S2": 5, "S3": 10}
 
 
 def tier(db: Database) -> str:
+    """The hub's pricing tier (default S1), which caps how many jobs may run at once."""
     return settings_store.get(db, TIER_KEY, DEFAULT_TIER) or DEFAULT_TIER
 
 
 def set_tier(db: Database, name: str) -> None:
+    """Change the tier (admin command) to try the higher job limits of S2/S3."""
     if name not in MAX_ACTIVE_JOBS:
         raise ValueError(f"tier: '{name}' is not a hub tier; use one of {', '.join(MAX_ACTIVE_JOBS)}.")
     settings_store.put(db, TIER_KEY, name)
 
 
 def max_active_jobs(db: Database) -> int:
+    """How many scheduled jobs may be active at once on the current tier."""
     return MAX_ACTIVE_JOBS[tier(db)]
 
 
 def too_many_active(limit: int, what: str) -> HubError:
+    """The hub's 429 when the tier's limit of active jobs is reached."""
     return HubError(429, "ThrottlingMaxActiveJobCountExceeded",
                     f"The maximum number of active {what} ({limit}) has been reached. Wait for a job to finish, "
                     "or cancel one, and try again.")
@@ -97,6 +101,7 @@ class JobTable:
                          (doc["jobId"], doc["type"], doc["status"], dumps(doc)))
 
     def get(self, job_id: str) -> dict[str, Any]:
+        """A job document by id, or 404 JobNotFound."""
         text = self.db.scalar(f"SELECT doc FROM {self.table} WHERE job_id = ?", (job_id,))
         if text is None:
             raise HubError(404, "JobNotFound", f"The job '{job_id}' does not exist on this hub.")
@@ -108,6 +113,7 @@ class JobTable:
 
     def list(self, job_type: str | None = None, status: str | None = None,
              statuses: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Job documents in creation order, optionally of one type and status (or one of ``statuses``)."""
         clauses, params = [], []
         if job_type:
             clauses.append("type = ?")
@@ -130,6 +136,7 @@ class JobTasks:
         self._tasks: dict[str, asyncio.Task] = {}
 
     def start(self, job_id: str, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run ``coroutine`` as the job's task and forget it when it ends."""
         task = asyncio.get_running_loop().create_task(coroutine, name=f"job {job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
@@ -138,6 +145,7 @@ class JobTasks:
         return job_id in self._tasks
 
     def cancel(self, job_id: str) -> None:
+        """Cancel the job's task if it is still running (a finished job has none)."""
         task = self._tasks.get(job_id)
         if task is not None:
             task.cancel()

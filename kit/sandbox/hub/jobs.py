@@ -140,6 +140,7 @@ class JobScheduler:
         return self.table.get(job_id)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a job: it and its unfinished device jobs end ``cancelled``; those devices are not touched."""
         doc = self.table.get(job_id)
         if doc["status"] not in ACTIVE:
             return doc

@@ -63,6 +63,7 @@ def _seconds(value: Any, field: str, low: int, default: int) -> int:
 
 
 def check_payload_size(payload: Any, direction: str) -> None:
+    """413 for a method payload over the hub's 128 KB limit, request or response."""
     size = len(json.dumps(payload, separators=(",", ":")).encode())
     if size > MAX_PAYLOAD_BYTES:
         raise HubError(413, "RequestEntityTooLarge",
@@ -90,6 +91,7 @@ def method_call_from_body(body: dict[str, Any]) -> MethodCall:
 
 
 def device_not_online(device_id: str) -> HubError:
+    """The hub's 404 DeviceNotOnline: nobody is connected to answer the method."""
     return HubError(404, "DeviceNotOnline",
                     f"Timed out waiting for device {device_id} to connect: it is offline or has not subscribed to "
                     "direct methods.")

@@ -16,11 +16,14 @@ PREFIX = "Microsoft.Devices/IotHubs/"
 
 @dataclass(frozen=True)
 class Role:
+    """A built-in IoT Hub data role and the data actions (with wildcards) it grants."""
+
     name: str
     definition_id: str
     data_actions: tuple[str, ...]
 
     def allows(self, data_action: str) -> bool:
+        """Whether a data action matches one of the role's patterns (``*`` as in Azure role definitions)."""
         return any(fnmatch.fnmatchcase(data_action, pattern) for pattern in self.data_actions)
 
 
@@ -55,6 +58,7 @@ def role_named(name: str) -> Role:
 
 
 def assign(db: Database, principal_id: str, role_name: str) -> Role:
+    """Give a principal a role (idempotent, like ``az role assignment create``)."""
     role = role_named(role_name)
     db.ensure_schema(SCHEMA)
     with db.transaction() as conn:
@@ -66,6 +70,7 @@ def assign(db: Database, principal_id: str, role_name: str) -> Role:
 
 
 def remove(db: Database, principal_id: str, role_name: str) -> bool:
+    """Take a role away; False when the principal did not have it."""
     role = role_named(role_name)
     db.ensure_schema(SCHEMA)
     with db.transaction() as conn:
@@ -83,10 +88,12 @@ def remove_all(db: Database, principal_id: str) -> None:
 
 
 def roles_of(db: Database, principal_id: str) -> list[Role]:
+    """The principal's roles, the only source of its data actions on the hub."""
     db.ensure_schema(SCHEMA)
     rows = db.all("SELECT role_name FROM role_assignments WHERE principal_id = ? ORDER BY role_name", (principal_id,))
     return [BUILT_IN_ROLES[row["role_name"]] for row in rows if row["role_name"] in BUILT_IN_ROLES]
 
 
 def is_allowed(db: Database, principal_id: str, data_action: str) -> bool:
+    """Whether any of the principal's roles grants ``data_action``."""
     return any(role.allows(data_action) for role in roles_of(db, principal_id))

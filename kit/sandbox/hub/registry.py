@@ -77,6 +77,7 @@ def generation_id() -> str:
 
 
 def check_id(kind: str, value: str) -> None:
+    """400 for an id outside the hub's allowed characters and length, before anything is stored."""
     if not ID_PATTERN.match(value or ""):
         raise argument_invalid(
             f"{kind} '{value}' is invalid: use 1-128 ASCII letters, digits or - : . + % _ # * ? ! ( ) , = @ ; $ '."
@@ -211,6 +212,7 @@ def device_identity(device_id: str, body: dict[str, Any], previous: dict[str, An
 
 def module_identity(device_id: str, module_id: str, body: dict[str, Any], previous: dict[str, Any] | None,
                     etag: str) -> dict[str, Any]:
+    """The module identity document for a create or an update; read-only fields carry over from ``previous``."""
     return {
         "moduleId": module_id, "managedBy": body.get("managedBy", (previous or {}).get("managedBy")),
         "deviceId": device_id,

@@ -48,12 +48,15 @@ CREATE TABLE IF NOT EXISTS hub_policies (
 
 @dataclass(frozen=True)
 class Policy:
+    """A shared access policy: its rights and two keys, which never appear in a repr."""
+
     name: str
     rights: frozenset[str]
     primary_key: str = field(repr=False)
     secondary_key: str = field(repr=False)
 
     def connection_string(self, host: str) -> str:
+        """The hub connection string the portal shows for this policy, with its primary key."""
         return f"HostName={host};SharedAccessKeyName={self.name};SharedAccessKey={self.primary_key}"
 
 
@@ -75,6 +78,7 @@ def ensure_policies(db: Database) -> dict[str, Policy]:
 
 
 def load_policies(db: Database) -> dict[str, Policy]:
+    """The hub's policies from the database; ``auth`` caches them per running sandbox."""
     db.ensure_schema(SCHEMA)
     return {
         row["name"]: Policy(row["name"], frozenset(row["rights"].split()), row["primary_key"], row["secondary_key"])
@@ -83,10 +87,12 @@ def load_policies(db: Database) -> dict[str, Policy]:
 
 
 def local_auth_disabled(db: Database) -> bool:
+    """Whether SAS is refused (``disableLocalAuth``), leaving Entra ID as the only way in."""
     return settings_store.get(db, LOCAL_AUTH_KEY, "0") == "1"
 
 
 def set_local_auth(db: Database, enabled: bool) -> None:
+    """Turn SAS authentication on or off, as the hub's ``disableLocalAuth`` property does."""
     settings_store.put(db, LOCAL_AUTH_KEY, "0" if enabled else "1")
 
 
@@ -108,6 +114,7 @@ def parse_token(token: str) -> dict[str, str]:
 
 
 def signature(key: str, signed_resource: str, expiry: str) -> bytes:
+    """The base64 HMAC-SHA256 of ``<resource>\\n<expiry>``, the ``sig`` of a SAS token."""
     digest = hmac.new(base64.b64decode(key), f"{signed_resource}\n{expiry}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest)
 

@@ -13,12 +13,14 @@ CREATE TABLE IF NOT EXISTS hub_settings (
 
 
 def get(db: Database, key: str, default: str | None = None) -> str | None:
+    """A stored setting, or ``default`` when it was never set."""
     db.ensure_schema(SCHEMA)
     value = db.scalar("SELECT value FROM hub_settings WHERE key = ?", (key,))
     return default if value is None else value
 
 
 def put(db: Database, key: str, value: str) -> None:
+    """Store a setting, replacing any earlier value."""
     db.ensure_schema(SCHEMA)
     with db.transaction() as conn:
         conn.execute("INSERT INTO hub_settings (key, value) VALUES (?, ?) "

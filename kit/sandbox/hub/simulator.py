@@ -70,6 +70,7 @@ class Thermostat(Behaviour):
         return float(target) if isinstance(target, (int, float)) and not isinstance(target, bool) else None
 
     def report(self, twin: dict[str, Any]) -> dict[str, Any]:
+        """The next reported temperature, drifting toward the desired target with a little noise."""
         reported = twin["properties"]["reported"]
         current = reported.get("temperature")
         current = float(current) if isinstance(current, (int, float)) else 21.0
@@ -80,6 +81,7 @@ class Thermostat(Behaviour):
         return {"temperature": temperature, "maxTempSinceLastReboot": high}
 
     def on_desired(self, twin: dict[str, Any]) -> dict[str, Any]:
+        """The IoT Plug and Play acknowledgement of a new ``targetTemperature`` (once per desired version)."""
         target = self._target(twin)
         if target is None:
             return {}
@@ -108,6 +110,7 @@ class Thermostat(Behaviour):
         return float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 60.0
 
     def answer_delay(self, method: str, payload: Any) -> float:
+        """How long the device takes to answer ``method``: only ``slow`` makes callers wait."""
         return self._slow_seconds(payload) if method == "slow" else 0.0
 
 
@@ -122,10 +125,13 @@ def behaviour_of(registry: Registry, device_id: str) -> Behaviour | None:
 
 
 class Simulator:
+    """Keeps the simulated devices online, reporting and acknowledging desired properties."""
+
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     def online(self) -> list[tuple[str, Behaviour]]:
+        """The simulated devices that are enabled, up to ``MAX_ONLINE``, with their behaviours."""
         rows = self.registry.db.all(
             "SELECT device_id, behaviour FROM hub_devices WHERE behaviour IS NOT NULL AND enabled = 1 "
             "ORDER BY rowid LIMIT ?", (MAX_ONLINE,))
@@ -136,6 +142,7 @@ class Simulator:
             self.registry.set_connection(device_id, True)
 
     def tick(self) -> None:
+        """One round: each online device acknowledges desired changes, reports, and counts as active."""
         for device_id, behaviour in self.online():
             try:
                 twin = self.registry.get_twin(device_id)
@@ -169,6 +176,7 @@ class Simulator:
             ack()
 
     def disconnect_all(self) -> None:
+        """Mark the simulated devices disconnected when the sandbox stops, as the hub would see them."""
         for device_id, _ in self.online():
             try:
                 self.registry.set_connection(device_id, False)
@@ -176,6 +184,7 @@ class Simulator:
                 continue
 
     async def run(self) -> None:
+        """The background task: connect the devices, then tick every ``TICK_S`` until cancelled."""
         self.connect_all()
         while True:
             await asyncio.sleep(TICK_S)

@@ -34,6 +34,8 @@ def component_view(twin: dict[str, Any], component: str) -> dict[str, Any]:
 
 
 class TemperatureController(Behaviour):
+    """A multi-component IoT Plug and Play device: two thermostat components plus device-level properties."""
+
     name = "temperatureController"
     model_id = "dtmi:com:example:TemperatureController;2"
 

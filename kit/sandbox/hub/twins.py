@@ -44,10 +44,12 @@ def now_iso() -> str:
 
 
 def twin_etag(version: int) -> str:
+    """The twin's etag, derived from its version so it changes with every write."""
     return base64.b64encode(version.to_bytes(8, "big", signed=True)).decode()
 
 
 def identity_etag(counter: int) -> str:
+    """A device or module identity etag from the hub-wide counter."""
     return base64.b64encode(str(counter).encode()).decode()
 
 
@@ -120,6 +122,7 @@ def size_of(value: Any) -> int:
 
 
 def check_size(section: str, value: dict[str, Any]) -> None:
+    """400 when a twin section exceeds the hub's size limit (tags 8 KB, desired and reported 32 KB each)."""
     limit = SECTION_LIMITS[section]
     size = size_of(value)
     if size > limit:
@@ -129,6 +132,7 @@ def check_size(section: str, value: dict[str, Any]) -> None:
 
 
 def strip_meta(section: dict[str, Any] | None) -> dict[str, Any]:
+    """A section without ``$metadata`` and ``$version``, as exports and patches carry it."""
     return {k: v for k, v in (section or {}).items() if k not in META_KEYS}
 
 

@@ -57,6 +57,7 @@ def is_number(value: Any) -> bool:
 
 
 def compare(op: str, left: Any, right: Any) -> Any:
+    """A comparison in the hub's query semantics: values of different kinds compare as undefined, not false."""
     kind = kind_of(left)
     if kind is None or kind != kind_of(right):
         return UNDEFINED
@@ -66,6 +67,7 @@ def compare(op: str, left: Any, right: Any) -> Any:
 
 
 def arithmetic(op: str, left: Any, right: Any) -> Any:
+    """Arithmetic on numbers only; anything else, or a division by zero, is undefined."""
     if not (is_number(left) and is_number(right)):
         return UNDEFINED
     if op == "+":
@@ -83,6 +85,7 @@ def arithmetic(op: str, left: Any, right: Any) -> Any:
 
 
 def logical_and(left: Any, right: Any) -> Any:
+    """Three-valued AND: false wins, then undefined."""
     if left is False or right is False:
         return False
     if left is True and right is True:
@@ -96,6 +99,7 @@ def logical_or(left: Any, right: Any) -> Any:
 
 
 def logical_not(value: Any) -> Any:
+    """NOT of a boolean; anything else is undefined."""
     return (not value) if type(value) is bool else UNDEFINED
 
 
