@@ -31,6 +31,7 @@ os.environ.setdefault("KIT_PROGRESS", "text")
 
 
 def grow(state_dir: Path, devices: int) -> float:
+    """Grow the stopped sandbox's fleet through the CLI, as a learner would; returns the seconds it took."""
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "kit.sandbox", "fleet", "--devices", str(devices),
                     "--state-dir", str(state_dir)], check=True, capture_output=True)
@@ -38,6 +39,7 @@ def grow(state_dir: Path, devices: int) -> float:
 
 
 def press_run(registry: IoTHubRegistryManager, fast: bool, profile: bool) -> tuple[float, int]:
+    """Time one click on the explorer's Run button (optionally profiled): the wait a learner sees."""
     explorer = explore.explorer(registry, "SELECT * FROM devices", fast=fast)
     profiler = cProfile.Profile() if profile else None
     if profiler:

@@ -24,6 +24,7 @@ SCOPE = "https://iothubs.azure.net/.default"
 
 
 def timed_start(folder: str) -> tuple[float, Connection]:
+    """Start a sandbox and time it: the first start also creates the CA and keys."""
     began = time.perf_counter()
     conn = process.start(folder)
     return time.perf_counter() - began, conn

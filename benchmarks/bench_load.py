@@ -39,6 +39,8 @@ QUERY = "SELECT deviceId, tags.floor FROM devices WHERE tags.building = 'buildin
 
 @dataclass
 class LoadResult:
+    """Latencies and errors per operation, shared by the client threads of one load run."""
+
     clients: int
     seconds: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -47,6 +49,7 @@ class LoadResult:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def timed(self, operation: str, call: Callable[..., object], *args: object) -> None:
+        """Run one call and record its latency, or its error: a failure is counted, never fatal."""
         started = time.perf_counter()
         try:
             call(*args)
@@ -66,6 +69,7 @@ class LoadResult:
         return sum(len(found) for found in self.latencies.values()) + self.error_count
 
     def lines(self) -> list[str]:
+        """The printed report: p50/p99 per operation, the overall rate, and the first error of each kind."""
         rows = []
         for operation, found in sorted(self.latencies.items()):
             ms = sorted(x * 1000 for x in found)

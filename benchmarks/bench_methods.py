@@ -28,6 +28,7 @@ from kit.sandbox.hub.registry import Registry
 
 
 def percentile(values: list[float], fraction: float) -> float:
+    """The sample nearest ``fraction`` (0..1) of the way through the sorted values, not interpolated."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 

@@ -27,6 +27,7 @@ GROUPED = (
 
 
 def synthetic_twins(count: int, seed: int = 7) -> list[dict]:
+    """Deterministic twins with the mix the queries filter and group on (missing keys, retired devices)."""
     rng = random.Random(seed)
     twins = []
     for index in range(count):
