@@ -27,7 +27,7 @@ def print_json(value: Any) -> None:
 
 
 def add_state_dir(parser: argparse.ArgumentParser) -> None:
-    """The ``--state-dir`` option every command takes, so experiments can use their own state dir."""
+    """The ``--state-dir`` option every command takes, so experiments can use their own state folder."""
     parser.add_argument(
         "--state-dir", default=None,
         help="the sandbox's state folder (default: $KIT_SANDBOX_DIR, else ~/.iot-entra-kit/sandbox)",

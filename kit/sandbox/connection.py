@@ -50,7 +50,7 @@ class Connection:
 
 
 def connection_path(state_dir: str | Path | None = None) -> Path:
-    """Where ``connection.json`` is for a state dir (default or ``$KIT_SANDBOX_DIR`` resolved)."""
+    """Where ``connection.json`` is for a state folder (default or ``$KIT_SANDBOX_DIR`` resolved)."""
     return resolve_state_dir(state_dir) / CONNECTION_FILE
 
 

@@ -43,7 +43,7 @@ class Database:
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> Database:
-        """The sandbox database of a state dir."""
+        """The sandbox database of a state folder."""
         return cls(state_dir / DATABASE_FILE)
 
     def ensure_schema(self, ddl: str) -> None:

@@ -41,7 +41,7 @@ class TlsFiles:
 
 
 def tls_files(state_dir: Path) -> TlsFiles:
-    """Where the CA, the server certificate and the trust bundle live in a state dir."""
+    """Where the CA, the server certificate and the trust bundle live in a state folder."""
     folder = state_dir / TLS_DIR
     return TlsFiles(
         ca_cert=folder / "ca.pem",

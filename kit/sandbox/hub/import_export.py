@@ -2,7 +2,7 @@
 
 Emulated: the blob container is a local folder. ``outputBlobContainerUri`` / ``inputBlobContainerUri`` may be a
 ``file://`` URI, an absolute path, or a container name (or a blob URL ``https://<account>.blob.core.windows.net/<name>
-?<sas>``, of which only the container name is used), mapped to ``<state dir>/blobs/<name>/``. Storage
+?<sas>``, of which only the container name is used), mapped to ``<state folder>/blobs/<name>/``. Storage
 authentication (``keyBased`` / ``identityBased``) is recorded, not checked.
 
 * Export writes ``outputBlobName`` (default ``devices.txt``): one ExportImportDevice JSON per line, each device

@@ -35,7 +35,7 @@ APPIDACR_PUBLIC, APPIDACR_SECRET, APPIDACR_CERTIFICATE = "0", "1", "2"
 
 
 def entra_signing_key(state_dir: Path) -> SigningKey:
-    """The key that signs every access token; kept in the state dir so tokens stay valid across restarts."""
+    """The key that signs every access token; kept in the state folder so tokens stay valid across restarts."""
     return stored_key(state_dir, ENTRA_KEY_NAME, "sandbox Entra ID token signing")
 
 

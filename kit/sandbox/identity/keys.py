@@ -102,7 +102,7 @@ def stored_key(state_dir: Path, name: str, subject: str) -> SigningKey:
 
 
 def key_path(state_dir: Path, name: str) -> Path:
-    """Where a named key is kept: the state dir's secrets folder, never beside shareable files."""
+    """Where a named key is kept: the state folder's ``SECRETS_DIR``, apart from files that may be shared."""
     return state_dir / SECRETS_DIR / f"{name}.pem"
 
 
