@@ -15,11 +15,9 @@ from starlette.routing import BaseRoute
 from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response, raw_json_response
 from kit.sandbox.hub.registry import Registry
 
-LISTENERS = "hub_desired_listeners"
-
 
 def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
-    listeners = ctx.services.setdefault(LISTENERS, [])
+    listeners = ctx.services.setdefault("hub_desired_listeners", [])
 
     async def get_twin(request: Request) -> Response:
         params = request.path_params
