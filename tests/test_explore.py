@@ -80,6 +80,7 @@ def test_bad_query_shows_the_hub_position_not_a_traceback(registry):
     caret_line = explorer.error.value.split("\n")[-1]
     assert caret_line.index("^") == failure.column - 1
     assert "Traceback" not in explorer.error.value and explorer.status.value == ""
+    assert explorer.progress_text.value == "" and explorer.progress_slot.children == ()
 
 
 def test_aggregate_query_has_no_total_but_still_progresses(registry, batch):

@@ -162,6 +162,7 @@ class QueryExplorer:
         except Exception as error:  # the hub's refusal is shown, never a traceback
             self.failure = QueryFailure(error)
             self.error.value = _error_html(str(self.failure), self.failure.pointer(query))
+            self._clear_progress()  # an empty "0 rows" bar under the error would only confuse
             return None
         finally:
             if query:
@@ -173,6 +174,10 @@ class QueryExplorer:
                              f"page{'s' if self.pages != 1 else ''}, {self.elapsed_s:.2f} s")
         self.table.value = frame.head(self.rows_shown).to_html(max_cols=14, na_rep="", border=0)
         return frame
+
+    def _clear_progress(self) -> None:
+        self.progress_slot.children = []
+        self.progress_text.value = ""
 
     def _count(self, query: str) -> int | None:
         counting = count_query(query) if self.count_first else None
