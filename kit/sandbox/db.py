@@ -37,6 +37,7 @@ class Database:
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
+        self._schemas: set[str] = set()
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -47,9 +48,19 @@ class Database:
         return cls(state_dir / DATABASE_FILE)
 
     def ensure_schema(self, ddl: str) -> None:
-        """Run idempotent ``CREATE ... IF NOT EXISTS`` statements."""
+        """Run idempotent ``CREATE ... IF NOT EXISTS`` statements, once per connection.
+
+        Callers may ask on every use (a command run without the server must find its tables); after the first
+        time it costs nothing. ``executescript`` commits first, so it is refused inside a transaction rather than
+        silently committing half of one.
+        """
         with self._lock:
+            if ddl in self._schemas:
+                return
+            if self._depth:
+                raise RuntimeError("ensure_schema inside a transaction would commit it; ensure the schema first")
             self._conn.executescript(ddl)
+            self._schemas.add(ddl)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

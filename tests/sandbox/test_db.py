@@ -51,3 +51,15 @@ def test_writes_are_visible_to_a_second_connection(db: Database, tmp_path: Path)
         assert other.scalar("SELECT COUNT(*) FROM items") == 1
     finally:
         other.close()
+
+
+def test_schema_is_applied_once_and_never_inside_a_transaction(db: Database) -> None:
+    ddl = "CREATE TABLE IF NOT EXISTS other (name TEXT)"
+    db.ensure_schema(ddl)
+    db.ensure_schema(ddl)  # a no-op the second time
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO items VALUES ('kept')")
+        db.ensure_schema(ddl)  # already applied: allowed, and commits nothing early
+        with pytest.raises(RuntimeError, match="inside a transaction"):
+            db.ensure_schema("CREATE TABLE IF NOT EXISTS third (name TEXT)")
+    assert _names(db) == ["kept"]

@@ -254,9 +254,11 @@ def set_enabled(db: Database, principal: Principal, enabled: bool) -> None:
 
 
 def delete_principal(db: Database, principal: Principal) -> None:
-    """Delete an app and its role assignments, which would otherwise name an object id that no longer exists."""
-    rbac.remove_all(db, principal.object_id)
+    """Delete an app and its role assignments (which would otherwise name an object id that no longer exists),
+    in one transaction: never an app without its assignments' cleanup, or the reverse."""
+    db.ensure_schema(rbac.SCHEMA)
     with db.transaction() as conn:
+        rbac.remove_all(db, principal.object_id)
         conn.execute("DELETE FROM principals WHERE object_id = ?", (principal.object_id,))
 
 
