@@ -143,6 +143,7 @@ def serve(state_dir: Path, port: int = 0, bind_host: str = LOOPBACK) -> None:
     config = uvicorn.Config(
         app, ssl_certfile=str(ctx.tls.server_cert), ssl_keyfile=str(ctx.tls.server_key),
         log_config=None, access_log=True, lifespan="on", timeout_graceful_shutdown=2,
+        server_header=False,  # each side says what it is (the hub: Microsoft-HTTPAPI/2.0)
     )
     server = _Server(config)
 

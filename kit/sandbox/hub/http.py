@@ -40,11 +40,14 @@ def check_api_version(request: Request) -> None:
         )
 
 
+HUB_SERVER = "Microsoft-HTTPAPI/2.0"
+
+
 def hub_route(ctx: Any, method: str, path: str, handler: Handler) -> Route:
     """A route for ``method path`` guarded by api-version, authentication and the operation's permission."""
     permission = permission_for(method, path)
 
-    async def endpoint(request: Request) -> Response:
+    async def answer(request: Request) -> Response:
         try:
             check_api_version(request)
             principal = auth.authenticate(ctx, request.headers.get("authorization"))
@@ -56,6 +59,11 @@ def hub_route(ctx: Any, method: str, path: str, handler: Handler) -> Route:
         except Exception:  # an unexpected failure is still answered in the hub's shape
             log.exception("hub request failed: %s %s", request.method, request.url.path)
             return HubError(500, "ServerError", "The sandbox hit an internal error; see its log.").response()
+
+    async def endpoint(request: Request) -> Response:
+        response = await answer(request)
+        response.headers["server"] = HUB_SERVER  # what the real hub's front end says it is
+        return response
 
     return Route(path, endpoint, methods=[method], name=f"{method} {path}")
 
