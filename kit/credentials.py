@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from azure.core.credentials import TokenCredential
 from azure.identity import (
+    AzureAuthorityHosts,
     CertificateCredential,
     ChainedTokenCredential,
     ClientAssertionCredential,
@@ -35,7 +36,7 @@ from azure.identity import (
 )
 
 from kit.sandbox.connection import Connection, load_connection
-from kit.settings import Settings
+from kit.settings import SandboxOnlyError, Settings
 
 ManagedIdentityProtocol = Literal["app_service", "imds"]
 MANAGED_IDENTITY_VARIABLES = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "AZURE_POD_IDENTITY_AUTHORITY_HOST")
@@ -45,12 +46,20 @@ DEVELOPER_TOOL_EXCLUSIONS = {
     "exclude_developer_cli_credential": True, "exclude_visual_studio_code_credential": True,
     "exclude_shared_token_cache_credential": True, "exclude_broker_credential": True,
 }
+# Authorities msal validates with login.microsoftonline.com's instance discovery. Any other host (Azure Stack Hub, a
+# private cloud, the sandbox published as a cloud) is trusted as configured: disable_instance_discovery=True.
+MICROSOFT_AUTHORITY_HOSTS = frozenset(
+    "https://" + host for host in (AzureAuthorityHosts.AZURE_PUBLIC_CLOUD, AzureAuthorityHosts.AZURE_CHINA,
+                                   AzureAuthorityHosts.AZURE_GOVERNMENT))
 
 
 # --- the knobs ------------------------------------------------------------------------------------------------
 
 def connection_for(settings: Settings) -> Connection:
-    """The sandbox the settings point at (its ``connection.json``)."""
+    """The sandbox the settings point at (its ``connection.json``); refused when the target is real Azure."""
+    if settings.target != "sandbox":
+        raise SandboxOnlyError("The sandbox's connection.json",
+                               "These settings are for real Azure: their authority and hub host are used as given.")
     return load_connection(settings.sandbox_state_dir)
 
 
@@ -73,10 +82,19 @@ def sandbox_kwargs(conn: Connection) -> dict[str, Any]:
 
 
 def authority_kwargs(settings: Settings) -> dict[str, Any]:
-    """``sandbox_kwargs`` for the sandbox; the settings' authority host for Azure."""
+    """``sandbox_kwargs`` for the sandbox; the settings' authority host for Azure (with instance discovery off for
+    an authority that is not one of Microsoft's clouds, as for Azure Stack Hub)."""
     if settings.target == "sandbox":
         return sandbox_kwargs(connection_for(settings))
-    return {"authority": settings.authority_host}
+    if settings.authority_host in MICROSOFT_AUTHORITY_HOSTS:
+        return {"authority": settings.authority_host}
+    return {"authority": settings.authority_host, "disable_instance_discovery": True}
+
+
+def _instance_discovery_kwargs(settings: Settings) -> dict[str, Any]:
+    """Only ``disable_instance_discovery`` of :func:`authority_kwargs`, for credentials that read the authority from
+    ``AZURE_AUTHORITY_HOST`` instead."""
+    return {k: v for k, v in authority_kwargs(settings).items() if k == "disable_instance_discovery"}
 
 
 def managed_identity_environment(conn: Connection, protocol: ManagedIdentityProtocol = "app_service") -> dict[str, str]:
@@ -193,8 +211,7 @@ def managed_identity(settings: Settings, protocol: ManagedIdentityProtocol = "ap
 def environment(settings: Settings, **kwargs: Any) -> EnvironmentCredential:
     """``EnvironmentCredential`` after exporting the settings as the ``AZURE_*`` variables it reads."""
     prepare_environment(settings)
-    extra = {"disable_instance_discovery": True} if settings.target == "sandbox" else {}
-    return EnvironmentCredential(**extra, **kwargs)
+    return EnvironmentCredential(**_instance_discovery_kwargs(settings), **kwargs)
 
 
 def default(settings: Settings, **kwargs: Any) -> DefaultAzureCredential:
@@ -202,7 +219,7 @@ def default(settings: Settings, **kwargs: Any) -> DefaultAzureCredential:
     sandbox's and the developer-tool credentials (real Azure sign-ins) are left out."""
     prepare_environment(settings)
     if settings.target == "azure":
-        return DefaultAzureCredential(**kwargs)
+        return DefaultAzureCredential(**{**_instance_discovery_kwargs(settings), **kwargs})
     prepare_managed_identity(connection_for(settings))
     return DefaultAzureCredential(disable_instance_discovery=True, **{**DEVELOPER_TOOL_EXCLUSIONS, **kwargs})
 
@@ -213,7 +230,8 @@ def chained(*credentials: TokenCredential) -> ChainedTokenCredential:
 
 
 def device_code(settings: Settings, client_id: str | None = None, **kwargs: Any) -> DeviceCodeCredential:
-    """A user signs in with a code. ``client_id`` must be a public client; by default azure-identity's own."""
+    """A user signs in with a code. ``client_id`` must be a public client; azure-identity's default is the Azure
+    CLI's application (04b07795-8ddb-461a-bbee-02f9e1bf7b46)."""
     _require(settings, "tenant_id")
     if client_id:
         kwargs["client_id"] = client_id

@@ -104,7 +104,7 @@ CATALOGUE: dict[str, list[Entry]] = {
     HUB: [
         Entry("IotHubUnauthorized", "Principal has no data role on the hub (401)",
               "Authentication worked, but the identity has no IoT Hub data role for this action. Owner or "
-              "Contributor on the hub grant no data access.",
+              "Contributor on the hub give no data access through an Entra token.",
               "Assign 'IoT Hub Data Reader' (read) or 'IoT Hub Data Contributor' (read and write) to the app "
               "on the hub; in real Azure the assignment can take a few minutes to apply."),
         Entry("IotHubUnauthorizedAccess", "Token or signature refused (401)",

@@ -19,7 +19,7 @@ import ipywidgets as widgets
 from pydantic import SecretStr
 
 from kit import checks
-from kit.settings import CredentialKind, Settings, SettingsError
+from kit.settings import CredentialKind, Settings, SettingsError, settings_values
 
 TEXT_FIELDS = ("tenant_id", "client_id", "hub_host", "certificate_path")
 LABELS = {"tenant_id": "Tenant", "client_id": "Client id", "hub_host": "Hub host",
@@ -98,7 +98,7 @@ class SettingsForm:
     def _sandbox_values(self) -> dict[str, Any]:
         """What only the sandbox knows (authority, state folder); when switching to the sandbox, its values replace
         the form's."""
-        if self.settings.target != "sandbox":
+        if self.settings.target != "sandbox" or not self.settings.sandbox_state_dir:
             from kit.session import sandbox_settings
 
             self.settings, _ = sandbox_settings(credential_kind=self.credential_kind.value)
@@ -134,9 +134,28 @@ class SettingsForm:
         return settings
 
 
-def settings_form(session_or_settings: Any, path: str | os.PathLike[str] | None = None,
+def starting_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """What a form opened without a session starts from: the sandbox's learner app when the sandbox is the target,
+    else the saved real Azure values, even when they are incomplete (a secret not given to this kernel yet), so the
+    form can repair settings that stop ``kit.session.begin`` from running."""
+    from kit.session import sandbox_settings, saved_target
+
+    if saved_target(path) == "sandbox":
+        return sandbox_settings(path=path)[0]
+    try:
+        return Settings.load(path)
+    except (FileNotFoundError, SettingsError):
+        saved = settings_values(path)
+        known = {k: v for k, v in saved.items() if k in Settings.model_fields}
+        return Settings.model_construct(**{**known, "target": "azure"})
+
+
+def settings_form(session_or_settings: Any = None, path: str | os.PathLike[str] | None = None,
                   run_check: bool = True) -> SettingsForm:
-    """A form prefilled from a :class:`kit.session.Session` (or from ``Settings``)."""
+    """A form prefilled from a :class:`kit.session.Session` (or from ``Settings``); with neither, from
+    :func:`starting_settings`, so it works in a kernel where ``kit.session.begin`` failed."""
+    if session_or_settings is None:
+        session_or_settings = starting_settings(path)
     settings = getattr(session_or_settings, "settings", session_or_settings)
     if not isinstance(settings, Settings):
         raise TypeError("settings_form: give it the session (kit.session.begin()) or a Settings object.")

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from kit.settings import SandboxOnlyError
+
 SECRET_OUTPUT_KEYS = frozenset({"client_secret", "token"})
 
 
@@ -53,12 +55,23 @@ def sandbox_command(line: str) -> Any:
         return None
 
 
-def register_magic() -> None:
-    """Make ``%sandbox`` available when running under IPython (a notebook); elsewhere, do nothing."""
+def refuse_sandbox_command(line: str) -> None:
+    """``%sandbox`` when the target is real Azure: refused, so that nothing meant for the learner's tenant silently
+    happens in a local sandbox instead."""
+    raise SandboxOnlyError(
+        f"%sandbox {line}".strip(),
+        "Run the kit.admin call (or the az command) shown beside this step; a step that only the sandbox can do "
+        "belongs under `if session.on_sandbox:`.")
+
+
+def register_magic(on_sandbox: bool = True) -> None:
+    """Make ``%sandbox`` available when running under IPython (a notebook); elsewhere, do nothing. When the target
+    is real Azure (``on_sandbox=False``) the magic refuses every command with the reason."""
     try:
         from IPython import get_ipython
     except ImportError:
         return
     shell = get_ipython()
     if shell is not None:
-        shell.register_magic_function(sandbox_command, magic_kind="line", magic_name="sandbox")
+        command = sandbox_command if on_sandbox else refuse_sandbox_command
+        shell.register_magic_function(command, magic_kind="line", magic_name="sandbox")

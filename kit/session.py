@@ -4,18 +4,19 @@ It checks that the installed kit is recent enough for the notebook (a notebook w
 with the command that fixes it, rather than later with an ``AttributeError``), picks the target from the saved
 settings (the sandbox unless the learner saved real Azure values), starts the sandbox when needed, makes Python trust
 it, and prints a short summary that never contains a secret. The notebook then reads ``session.settings`` and, on
-the sandbox, ``session.connection``; the Azure SDK calls themselves stay in the notebook.
+the sandbox, ``session.connection``; the Azure SDK calls themselves stay in the notebook. On real Azure,
+``session.connection`` and ``%sandbox`` raise :class:`~kit.settings.SandboxOnlyError` instead of quietly using a
+local sandbox the learner did not choose.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -26,10 +27,13 @@ from kit.credentials import trust_sandbox
 from kit.magics import register_magic
 from kit.sandbox import process
 from kit.sandbox.connection import Connection
-from kit.settings import Settings, SettingsError, settings_path
+from kit.settings import SandboxOnlyError, Settings, SettingsError, settings_path, settings_values
 
 SDK_PACKAGES = ("azure-identity", "azure-iot-hub", "uamqp")
 SANDBOX_TARGET_ENV = "KIT_TARGET"
+# Works in any cell, before a session exists (00_setup_check's form cell needs none either).
+CHANGE_SETTINGS = ("To enter or change them, run `import kit.forms; kit.forms.settings_form()` in a cell (no session "
+                   "needed), or the Settings(...).save() code in 00_setup_check, section 3.")
 
 
 class KitVersionError(RuntimeError):
@@ -42,11 +46,27 @@ class Session:
     its connection (authority, CA bundle, managed-identity endpoint...)."""
 
     settings: Settings
-    connection: Connection | None
+    sandbox_connection: Connection | None = field(default=None, repr=False)
 
     @property
     def target(self) -> str:
         return self.settings.target
+
+    @property
+    def connection(self) -> Connection:
+        """The running sandbox's ``connection.json``; on real Azure a :class:`SandboxOnlyError` says what to use."""
+        if self.sandbox_connection is None:
+            raise SandboxOnlyError(
+                "session.connection (the sandbox's connection.json)",
+                "Use session.settings (tenant, client id, hub host, authority) and the admin calls of kit.admin; put "
+                "a step that only the sandbox can do under `if session.on_sandbox:`.")
+        return self.sandbox_connection
+
+    @property
+    def c2d_available(self) -> bool:
+        """Whether cloud-to-device messages can be sent: always on Azure; on the sandbox only when it owns port
+        5671 (otherwise ``session.connection.amqp_note`` says which process does)."""
+        return self.sandbox_connection is None or not self.sandbox_connection.amqp_note
 
     @property
     def on_sandbox(self) -> bool:
@@ -62,9 +82,9 @@ class Session:
         s = self.settings
         lines = [f"kit {kit.__version__} | Python {platform.python_version()} | "
                  + " | ".join(f"{name} {package_version(name)}" for name in SDK_PACKAGES)]
-        if self.connection is not None:
-            amqp = "ready" if not self.connection.amqp_note else "unavailable, see session.connection.amqp_note"
-            lines.append(f"target: sandbox at {self.connection.authority_host} (cloud-to-device AMQP: {amqp})")
+        if self.sandbox_connection is not None:
+            amqp = "ready" if self.c2d_available else "unavailable, see session.connection.amqp_note"
+            lines.append(f"target: sandbox at {self.sandbox_connection.authority_host} (cloud-to-device AMQP: {amqp})")
         else:
             lines.append(f"target: real Azure ({s.authority_host})")
         lines.append(f"tenant {s.tenant_id} | client {s.client_id} | hub {s.hub_host} | "
@@ -98,24 +118,7 @@ def require_kit(minimum: str) -> str:
 
 def saved_target(path: str | os.PathLike[str] | None = None) -> str:
     """``azure`` only when the learner saved real Azure settings (or set ``KIT_TARGET=azure``)."""
-    chosen = os.environ.get(SANDBOX_TARGET_ENV)
-    if chosen:
-        return chosen
-    file = settings_path(path)
-    if not file.exists():
-        return "sandbox"
-    try:
-        return json.loads(file.read_text()).get("target", "sandbox")
-    except (OSError, ValueError):
-        return "sandbox"
-
-
-def _saved_values(path: str | os.PathLike[str] | None) -> dict:
-    file = settings_path(path)
-    try:
-        return json.loads(file.read_text()) if file.exists() else {}
-    except (OSError, ValueError):
-        return {}
+    return os.environ.get(SANDBOX_TARGET_ENV) or settings_values(path).get("target", "sandbox")
 
 
 def sandbox_settings(state_dir: str | os.PathLike[str] | None = None, credential_kind: str | None = None,
@@ -124,7 +127,7 @@ def sandbox_settings(state_dir: str | os.PathLike[str] | None = None, credential
 
     The credential kind saved by the learner is kept; everything else comes from the running sandbox, so a saved
     port or tenant from an older sandbox never goes stale."""
-    saved = _saved_values(path)
+    saved = settings_values(path)
     folder = state_dir or saved.get("sandbox_state_dir")
     if folder and not Path(folder).exists():
         folder = None  # saved from a sandbox folder that is gone: use the default one
@@ -140,12 +143,13 @@ def azure_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     except FileNotFoundError:
         raise SettingsError(
             f"target: real Azure was chosen (KIT_TARGET=azure), but no settings are saved at {settings_path(path)}. "
-            "Save your tenant, client id and hub host with the form in 00_setup_check, or unset KIT_TARGET to "
-            "use the sandbox.") from None
+            f"{CHANGE_SETTINGS} Or unset KIT_TARGET to use the sandbox.") from None
     except SettingsError as error:
         raise SettingsError(
-            f"{error}\nThe saved settings are for real Azure. Fix them with the form in 00_setup_check, or set "
-            "the secret for this session only: %env KIT_CLIENT_SECRET=<value> (never in a saved cell).") from None
+            f"{error}\nThe saved settings are for real Azure. If only the secret is missing, give it to this kernel "
+            "alone: run %env KIT_CLIENT_SECRET=<value> in a new cell above this one (do not save that cell), then "
+            f"run this cell again. {CHANGE_SETTINGS} To go back to the sandbox, run "
+            "kit.settings.settings_path().unlink() and restart the kernel.") from None
 
 
 def drop_duplicate_credential_warnings() -> None:
@@ -170,18 +174,18 @@ def use_kernel_python() -> None:
 def begin(minimum_kit: str = "0.1", target: str | None = None, quiet: bool = False) -> Session:
     """Check the kit's version, choose the target, start and trust the sandbox when it is the target, print a
     summary (unless ``quiet``) and return the :class:`Session`. In a notebook it also registers ``%sandbox``, the
-    sandbox's admin command line run in the kernel."""
+    sandbox's admin command line run in the kernel (on real Azure, a ``%sandbox`` that refuses with the reason)."""
     require_kit(minimum_kit)
     use_kernel_python()
     drop_duplicate_credential_warnings()
-    register_magic()
     chosen = target or saved_target()
+    register_magic(on_sandbox=chosen == "sandbox")
     if chosen == "sandbox":
         settings, connection = sandbox_settings()
         trust_sandbox(connection)
         session = Session(settings, connection)
     elif chosen == "azure":
-        session = Session(azure_settings(), None)
+        session = Session(azure_settings())
     else:
         raise ValueError(f"target: '{chosen}' is neither 'sandbox' nor 'azure'.")
     if not quiet:

@@ -39,6 +39,15 @@ class SettingsError(ValueError):
     """Settings that cannot work; the message names each field and how to fix it."""
 
 
+class SandboxOnlyError(RuntimeError):
+    """Something only the local sandbox has (``%sandbox``, ``session.connection``, its files) was asked for while
+    the target is real Azure. It is refused rather than used silently: a sandbox app's secret sent to Azure, or an
+    app created in the sandbox while the learner believes it is in their tenant, would teach the wrong thing."""
+
+    def __init__(self, what: str, instead: str) -> None:
+        super().__init__(f"{what} exists only on the local sandbox, and the target is real Azure. {instead}")
+
+
 class Settings(BaseSettings):
     """What the kit needs to build a credential and the IoT Hub clients."""
 
@@ -164,6 +173,15 @@ class Settings(BaseSettings):
 def settings_path(path: str | os.PathLike[str] | None = None) -> Path:
     """Where settings are saved: ``path``, else ``$KIT_SETTINGS_FILE``, else the default file."""
     return Path(path or os.environ.get(SETTINGS_FILE_ENV) or DEFAULT_SETTINGS_FILE).expanduser()
+
+
+def settings_values(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The saved values as they are, unvalidated; empty when nothing (readable) is saved."""
+    file = settings_path(path)
+    try:
+        return json.loads(file.read_text()) if file.exists() else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _explain(error: ValidationError) -> str:

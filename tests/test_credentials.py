@@ -12,7 +12,7 @@ import pytest
 
 from kit import credentials
 from kit.sandbox.cli import environment
-from kit.settings import Settings
+from kit.settings import SandboxOnlyError, Settings
 
 SCOPE = "https://iothubs.azure.net/.default"
 
@@ -55,6 +55,32 @@ def test_sandbox_kwargs_are_the_visible_knobs(sandbox, clean_env):
     assert credentials.sandbox_kwargs(sandbox) == {"authority": sandbox.authority_host,
                                                    "disable_instance_discovery": True}
     assert os.environ["REQUESTS_CA_BUNDLE"] == os.environ["SSL_CERT_FILE"] == sandbox.ca_bundle
+
+
+def azure_settings(authority: str, sandbox, **values) -> Settings:
+    return Settings(target="azure", tenant_id=sandbox.tenant_id, client_id=sandbox.client_id,
+                    hub_host=sandbox.hub_host, authority_host=authority, client_secret=sandbox.client_secret,
+                    **values)
+
+
+def test_a_microsoft_cloud_keeps_instance_discovery_and_any_other_authority_is_trusted_as_given(sandbox):
+    public = azure_settings("https://login.microsoftonline.com", sandbox)
+    assert credentials.authority_kwargs(public) == {"authority": "https://login.microsoftonline.com"}
+    private = azure_settings(sandbox.authority_host, sandbox)
+    assert credentials.authority_kwargs(private) == {"authority": sandbox.authority_host,
+                                                     "disable_instance_discovery": True}
+
+
+def test_azure_settings_reach_a_cloud_by_its_endpoints_alone_and_never_read_the_sandbox_files(sandbox, clean_env,
+                                                                                               tmp_path):
+    """The sandbox's endpoints given as a cloud's (the notebooks' Azure mode): a token without connection.json."""
+    os.environ["KIT_SANDBOX_DIR"] = str(tmp_path)  # an empty folder: no sandbox files to find
+    settings = azure_settings(sandbox.authority_host, sandbox)
+    with pytest.raises(SandboxOnlyError, match="connection.json"):
+        credentials.connection_for(settings)
+    for kind in ("client_secret", "environment", "default"):
+        built = credentials.build(settings.model_copy(update={"credential_kind": kind}))
+        assert claims_of(built)["appid"] == sandbox.client_id, kind
 
 
 def test_environment_variables_hold_the_secret_only_for_secret_kind(sandbox):

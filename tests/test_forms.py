@@ -119,3 +119,26 @@ def test_the_plain_code_does_what_the_form_does_without_the_secret(form, sandbox
 def test_the_form_needs_a_session_or_settings() -> None:
     with pytest.raises(TypeError, match="settings_form"):
         forms.settings_form({"tenant_id": "x"})
+
+
+def test_without_a_session_the_form_opens_on_saved_azure_settings_that_lack_their_secret(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first cell fails when the secret is missing; the form must still open to repair the settings."""
+    monkeypatch.delenv("KIT_TARGET", raising=False)
+    monkeypatch.delenv("KIT_CLIENT_SECRET", raising=False)
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"target": "azure", "tenant_id": "contoso.onmicrosoft.com",
+                                "client_id": "11111111-2222-3333-4444-555555555555",
+                                "hub_host": "myhub.azure-devices.net", "credential_kind": "client_secret"}))
+    form = forms.settings_form(path=path, run_check=False)
+    assert form.target.value == "azure" and form.fields["hub_host"].value == "myhub.azure-devices.net"
+    form.client_secret.value = "typed-once"
+    assert form.submit() is not None and form.client_secret.value == ""
+    assert "typed-once" not in path.read_text()
+
+
+def test_without_a_session_or_saved_settings_the_form_shows_the_sandbox(tmp_path: Path, sandbox: Connection,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KIT_TARGET", raising=False)
+    form = forms.settings_form(path=tmp_path / "none.json", run_check=False)
+    assert form.target.value == "sandbox" and form.fields["client_id"].value == sandbox.client_id

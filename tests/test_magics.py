@@ -8,6 +8,7 @@ from pydantic import SecretStr
 
 from kit import magics
 from kit.sandbox.connection import Connection
+from kit.settings import SandboxOnlyError
 
 
 def test_a_created_app_comes_back_with_its_secret_hidden(sandbox: Connection) -> None:
@@ -43,3 +44,16 @@ def test_in_ipython_the_magic_expands_variables(sandbox: Connection) -> None:
     finally:
         InteractiveShell.clear_instance()
 
+
+
+def test_on_azure_the_magic_refuses_and_changes_nothing(sandbox: Connection) -> None:
+    shell = InteractiveShell.instance()
+    try:
+        before = {app["client_id"] for app in magics.sandbox_command("app list")}
+        magics.register_magic(on_sandbox=False)
+        result = shell.run_cell("%sandbox app create --name created-on-azure", store_history=False)
+        assert isinstance(result.error_in_exec, SandboxOnlyError)
+        assert "real Azure" in str(result.error_in_exec) and "kit.admin" in str(result.error_in_exec)
+        assert {app["client_id"] for app in magics.sandbox_command("app list")} == before
+    finally:
+        InteractiveShell.clear_instance()

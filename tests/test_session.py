@@ -14,7 +14,7 @@ import pytest
 import kit
 from kit import session as kit_session
 from kit.sandbox.connection import Connection
-from kit.settings import Settings, SettingsError, settings_path
+from kit.settings import SandboxOnlyError, Settings, SettingsError, settings_path
 
 
 @pytest.fixture()
@@ -73,8 +73,24 @@ def test_saved_azure_settings_choose_real_azure_without_starting_anything(
              hub_host="myhub.azure-devices.net", credential_kind="certificate",
              certificate_path=sandbox.certificate_path).save()
     session = kit_session.begin(quiet=False)
-    assert session.target == "azure" and session.connection is None
+    assert session.target == "azure" and session.sandbox_connection is None
     assert "target: real Azure (https://login.microsoftonline.com)" in capsys.readouterr().out
+
+
+def test_on_azure_the_sandbox_connection_is_refused_with_what_to_use_instead(settings_file: Path) -> None:
+    session = kit_session.Session(Settings(
+        target="azure", tenant_id="contoso.onmicrosoft.com", client_id="11111111-2222-3333-4444-555555555555",
+        hub_host="myhub.azure-devices.net", credential_kind="device_code"))
+    with pytest.raises(SandboxOnlyError, match=r"session.connection .*real Azure.*session.settings.*on_sandbox"):
+        session.connection  # noqa: B018 (the property access is the test)
+    assert session.c2d_available and not session.on_sandbox
+
+
+def test_on_the_sandbox_c2d_follows_the_amqp_note(sandbox: Connection) -> None:
+    settings = Settings.from_sandbox(sandbox)
+    assert kit_session.Session(settings, sandbox).c2d_available is (not sandbox.amqp_note)
+    taken = Connection.from_mapping({**json.loads(sandbox.to_json()), "amqp_note": "port 5671 is taken"})
+    assert not kit_session.Session(settings, taken).c2d_available
 
 
 def test_azure_settings_saved_without_their_secret_say_how_to_give_it(
@@ -82,8 +98,10 @@ def test_azure_settings_saved_without_their_secret_say_how_to_give_it(
     settings_file.write_text(json.dumps({
         "target": "azure", "tenant_id": "contoso.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555555",
         "hub_host": "myhub.azure-devices.net", "credential_kind": "client_secret"}))
-    with pytest.raises(SettingsError, match="KIT_CLIENT_SECRET"):
+    with pytest.raises(SettingsError, match="KIT_CLIENT_SECRET") as raised:
         kit_session.begin(quiet=True)
+    # every hint names something that runs without a session (00's form cell used to need one)
+    assert "kit.forms.settings_form()" in str(raised.value) and "settings_path().unlink()" in str(raised.value)
     monkeypatch.setenv("KIT_CLIENT_SECRET", "from-the-environment")
     session = kit_session.begin(quiet=True)
     assert session.settings.client_secret.get_secret_value() == "from-the-environment"
