@@ -17,7 +17,7 @@ from azure.core.credentials import TokenCredential
 
 from kit import clients, credentials
 from kit.explain import Explanation, explain
-from kit.settings import Settings
+from kit.settings import Settings, SettingsError
 from kit.tokens import decode_unverified
 
 IOT_HUB_AUDIENCE = "https://iothubs.azure.net"
@@ -95,26 +95,56 @@ def environment_ready() -> None:
         raise CheckFailed(f"An SDK does not import: {error}", "Run: pip install -r requirements.txt") from None
 
 
-def failed_with(code: str, error: BaseException | None = None) -> Explanation | None:
-    """The failure just shown (the last error of the notebook's kernel, or ``error``) carried ``code``: an AADSTS
-    number, an IoT Hub error name, a :mod:`kit.explain` key, or the exception's class name (e.g. 'SettingsError').
-    Returns the explanation, when :mod:`kit.explain` has one. The last error is consumed, so a later check cannot
-    pass on an old failure."""
-    if error is None:
-        error = getattr(sys, "last_value", None)
-        sys.last_value = None
+def failed_with(code: str, error: BaseException | None = None, *, field: str | None = None) -> Explanation | None:
+    """The failure just shown (the previous cell's error, or ``error``) was the one meant: ``code`` is its code (an
+    AADSTS number, an IoT Hub error name, a :mod:`kit.explain` key) or, for an error without one, its own class
+    name (e.g. 'SettingsError', never a base class such as 'Exception'). A settings error must also name ``field``.
+    Returns the explanation, when :mod:`kit.explain` has one.
+
+    Every call consumes the last error, so a later check cannot pass on an old failure; an error raised while
+    displaying a cell's value is not the cell's failure and does not count."""
+    last = _take_last_error()
+    error = error if error is not None else last
     if error is None:
         raise CheckFailed(f"The previous cell was expected to fail with {code}, and it succeeded.",
                           "Run the cell above again: it should raise. If it did not, re-run the cells before it.")
     explanation = explain(error)
-    found = explanation.code if explanation else None
-    if code in {cls.__name__ for cls in type(error).__mro__}:
-        return explanation
-    if found != code:
+    found = explanation.code if explanation else type(error).__name__
+    if code != found:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckFailed(f"Expected {code}, but the error was {found or type(error).__name__}: {first_line[:200]}",
+        raise CheckFailed(f"Expected {code}, but the error was {found}: {first_line[:200]}",
                           "Re-run the notebook from the top; an earlier cell may not have run.")
+    if isinstance(error, SettingsError):
+        if field is None:
+            raise ValueError(f"field: a settings error names the setting that is wrong ({', '.join(error.fields)});"
+                             " pass it, e.g. failed_with('SettingsError', field='hub_host').")
+        if field not in error.fields:
+            raise CheckFailed(f"Expected a mistake in {field}, but the settings error was about "
+                              f"{', '.join(error.fields) or 'the settings file'}: {str(error)[:200]}",
+                              "Re-run the notebook from the top; an earlier cell may not have run.")
     return explanation
+
+
+def _take_last_error() -> BaseException | None:
+    """The error the previous cell raised, and forget it (and every ``sys.last_*``) so it is checked only once.
+
+    In IPython the previous cell's execution result says whether the cell itself raised: a failure while showing its
+    value sets ``sys.last_value`` too, but it is not the cell's error. Elsewhere (a plain interpreter) the last
+    error is ``sys.last_value``."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        previous = shell.last_execution_result
+        error = previous and (previous.error_in_exec or previous.error_before_exec)
+        if previous is not None:
+            previous.error_in_exec = previous.error_before_exec = None
+    else:
+        error = getattr(sys, "last_value", None)
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            setattr(sys, name, None)
+    return error or None
 
 
 @dataclass(frozen=True)

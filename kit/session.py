@@ -26,7 +26,7 @@ import kit
 from kit.credentials import trust_sandbox
 from kit.magics import register_magic
 from kit.sandbox import process
-from kit.sandbox.connection import Connection
+from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
 from kit.settings import SandboxOnlyError, Settings, SettingsError, settings_path, settings_values
 
 SDK_PACKAGES = ("azure-identity", "azure-iot-hub", "uamqp")
@@ -38,6 +38,10 @@ CHANGE_SETTINGS = ("To enter or change them, run `import kit.forms; kit.forms.se
 
 class KitVersionError(RuntimeError):
     """The installed kit is older than the notebook needs."""
+
+
+class AmqpUnavailable(RuntimeError):
+    """Cloud-to-device messages must be sent here (CI), and the sandbox could not open its AMQP port."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,6 @@ class Session:
         return self.sandbox_connection
 
     @property
-    def c2d_available(self) -> bool:
-        """Whether cloud-to-device messages can be sent: always on Azure; on the sandbox only when it owns port
-        5671 (otherwise ``session.connection.amqp_note`` says which process does)."""
-        return self.sandbox_connection is None or not self.sandbox_connection.amqp_note
-
-    @property
     def on_sandbox(self) -> bool:
         """Whether notebooks talk to the local sandbox rather than real Azure."""
         return self.settings.target == "sandbox"
@@ -77,13 +75,25 @@ class Session:
     def hub_host(self) -> str:
         return self.settings.hub_host or ""
 
+    @property
+    def c2d_available(self) -> bool:
+        """Whether cloud-to-device messages can be sent: always on Azure; on the sandbox, when it owns AMQP port
+        5671 (one process per machine can). Where AMQP is required (CI, or ``KIT_REQUIRE_AMQP=1``) a sandbox without
+        it raises :class:`AmqpUnavailable` instead, so a notebook run cannot pass without sending."""
+        if self.sandbox_connection is None or not self.sandbox_connection.amqp_note:
+            return True
+        if amqp_required():
+            raise AmqpUnavailable(f"{self.sandbox_connection.amqp_note}\nCloud-to-device messages are required here "
+                                  f"(CI or {AMQP_REQUIRED_ENV}=1), so this run fails rather than skip them.")
+        return False
+
     def summary(self) -> str:
         """Versions and target, one fact a line; identifiers only, never a secret."""
         s = self.settings
         lines = [f"kit {kit.__version__} | Python {platform.python_version()} | "
                  + " | ".join(f"{name} {package_version(name)}" for name in SDK_PACKAGES)]
         if self.sandbox_connection is not None:
-            amqp = "ready" if self.c2d_available else "unavailable, see session.connection.amqp_note"
+            amqp = "unavailable, see session.connection.amqp_note" if self.sandbox_connection.amqp_note else "ready"
             lines.append(f"target: sandbox at {self.sandbox_connection.authority_host} (cloud-to-device AMQP: {amqp})")
         else:
             lines.append(f"target: real Azure ({s.authority_host})")
@@ -149,7 +159,7 @@ def azure_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             f"{error}\nThe saved settings are for real Azure. If only the secret is missing, give it to this kernel "
             "alone: run %env KIT_CLIENT_SECRET=<value> in a new cell above this one (do not save that cell), then "
             f"run this cell again. {CHANGE_SETTINGS} To go back to the sandbox, run "
-            "kit.settings.settings_path().unlink() and restart the kernel.") from None
+            "kit.settings.settings_path().unlink() and restart the kernel.", error.fields) from None
 
 
 def drop_duplicate_credential_warnings() -> None:

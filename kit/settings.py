@@ -36,7 +36,12 @@ CredentialKind = Literal[
 
 
 class SettingsError(ValueError):
-    """Settings that cannot work; the message names each field and how to fix it."""
+    """Settings that cannot work; the message names each field and how to fix it, and ``fields`` lists those fields
+    (so a check can tell one settings mistake from another)."""
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class SandboxOnlyError(RuntimeError):
@@ -68,7 +73,7 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as error:
-            raise SettingsError(_explain(error)) from None
+            raise SettingsError(*_explain(error)) from None
 
     @field_validator("tenant_id")
     @classmethod
@@ -184,10 +189,14 @@ def settings_values(path: str | os.PathLike[str] | None = None) -> dict[str, Any
         return {}
 
 
-def _explain(error: ValidationError) -> str:
-    lines = []
+def _explain(error: ValidationError) -> tuple[str, tuple[str, ...]]:
+    """The message, one line per mistake, and the fields named (a model-level check names its field itself)."""
+    lines, fields = [], []
     for item in error.errors():
         message = str(item.get("msg", "")).removeprefix("Value error, ")
         field = ".".join(str(part) for part in item.get("loc", ()))
+        if not field and ":" in message:
+            field = message.split(":", 1)[0]
         lines.append(message if not field or message.startswith(field + ":") else f"{field}: {message}")
-    return "Settings are not valid:\n  " + "\n  ".join(lines)
+        fields += [field] if field else []
+    return "Settings are not valid:\n  " + "\n  ".join(lines), tuple(dict.fromkeys(fields))

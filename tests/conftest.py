@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kit.sandbox import process
-from kit.sandbox.connection import Connection
+from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
 from kit.sandbox.paths import resolve_state_dir
 
 
@@ -30,3 +30,16 @@ def sandbox(sandbox_dir: Path) -> Iterator[Connection]:
     os.environ["REQUESTS_CA_BUNDLE"] = conn.ca_bundle
     os.environ["SSL_CERT_FILE"] = conn.ca_bundle
     yield conn
+
+
+@pytest.fixture(scope="session")
+def amqp_ready(sandbox: Connection) -> int:
+    """The session sandbox's AMQP port (5671). Only one process per network namespace can own it: when another has
+    it, an AMQP test is skipped on a laptop, and fails where AMQP is required (CI, or ``KIT_REQUIRE_AMQP=1``)."""
+    if sandbox.amqp_port is None:
+        reason = f"this sandbox has no AMQP listener: {sandbox.amqp_note}"
+        if amqp_required():
+            pytest.fail(f"{reason}\nAMQP is required here (CI or {AMQP_REQUIRED_ENV}=1): run the tests in a network "
+                        "namespace of their own, as .ci/run does.", pytrace=False)
+        pytest.skip(reason)
+    return sandbox.amqp_port

@@ -6,16 +6,18 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 
 import jwt
 import pytest
+from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientSecretCredential
 
 from kit import checks
 from kit.credentials import sandbox_kwargs
 from kit.sandbox.cli import main
 from kit.sandbox.connection import Connection
-from kit.settings import Settings
+from kit.settings import Settings, SettingsError
 
 
 @pytest.fixture(scope="module")
@@ -67,17 +69,64 @@ def test_equal_passes_quietly_or_carries_the_hint() -> None:
         checks.equal(2, 3, "count again")
 
 
-def test_failed_with_recognises_the_failure_and_consumes_it(sandbox: Connection) -> None:
-    wrong = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, "wrong", retry_total=0,
-                                   **sandbox_kwargs(sandbox))
-    try:
-        wrong.get_token(checks.IOT_HUB_SCOPE)
-    except Exception as error:  # stored the way IPython stores a cell's error
-        sys.last_value = error
-    explanation = checks.failed_with("AADSTS7000215")
-    assert explanation.code == "AADSTS7000215" and "Value" in explanation.fix
+@pytest.fixture
+def shell(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[str], BaseException | None]]:
+    """``shell(code)`` runs ``code`` as a cell of a real IPython shell and returns the error the cell raised (None
+    when it ran through); the shell shows tracebacks as a notebook does, captured here."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    instance = InteractiveShell.instance()
+
+    def run(code: str) -> BaseException | None:
+        result = instance.run_cell(code)
+        return result.error_in_exec or result.error_before_exec
+
+    yield run
+    InteractiveShell.clear_instance()
+
+
+def wrong_secret_cell(sandbox: Connection) -> str:
+    return ("from azure.identity import ClientSecretCredential\n"
+            f"ClientSecretCredential({sandbox.tenant_id!r}, {sandbox.client_id!r}, 'wrong', retry_total=0, "
+            f"authority={sandbox.authority_host!r}, disable_instance_discovery=True)"
+            ".get_token('https://iothubs.azure.net/.default')")
+
+
+def test_failed_with_recognises_the_previous_cells_failure_and_consumes_it(sandbox: Connection, shell) -> None:
+    assert isinstance(shell(wrong_secret_cell(sandbox)), ClientAuthenticationError)
+    assert isinstance(sys.last_value, ClientAuthenticationError)
+    assert shell("import kit.checks\nexplanation = kit.checks.failed_with('AADSTS7000215')") is None
+    assert sys.last_value is None and sys.last_type is None and sys.last_traceback is None
+    assert shell("assert explanation.code == 'AADSTS7000215' and 'Value' in explanation.fix") is None
+    again = shell("kit.checks.failed_with('AADSTS7000215')")
+    assert isinstance(again, checks.CheckFailed) and "succeeded" in str(again)
+
+
+def test_failed_with_names_the_error_not_a_base_class(sandbox: Connection, shell) -> None:
+    for wrong in ("Exception", "ClientAuthenticationError", "AzureError", "AADSTS7000222"):
+        assert isinstance(shell(wrong_secret_cell(sandbox)), ClientAuthenticationError)
+        refused = shell(f"import kit.checks\nkit.checks.failed_with({wrong!r})")
+        assert isinstance(refused, checks.CheckFailed), wrong
+        assert "but the error was AADSTS7000215" in str(refused)
+    with pytest.raises(checks.CheckFailed, match="Expected Exception, but the error was KeyError"):
+        checks.failed_with("Exception", KeyError("x"))
+    with pytest.raises(checks.CheckFailed, match="Expected ValueError, but the error was SettingsError"):
+        checks.failed_with("ValueError", SettingsError("hub_host: remove the scheme", ("hub_host",)))
+
+
+def test_an_error_raised_while_showing_a_value_is_not_the_cells_failure(shell) -> None:
+    assert shell("class Unprintable:\n    def __repr__(self):\n        raise ValueError('repr')\n"
+                 "Unprintable()") is None
+    assert isinstance(sys.last_value, ValueError)  # IPython showed the display error's traceback...
+    refused = shell("import kit.checks\nkit.checks.failed_with('ValueError')")
+    assert isinstance(refused, checks.CheckFailed) and "succeeded" in str(refused)  # ...but the cell ran through
+
+
+def test_an_error_passed_explicitly_also_consumes_the_last_one() -> None:
+    sys.last_type, sys.last_value, sys.last_traceback = KeyError, KeyError("old"), None
+    assert checks.failed_with("KeyError", KeyError("new")) is None
     with pytest.raises(checks.CheckFailed, match="succeeded"):
-        checks.failed_with("AADSTS7000215")
+        checks.failed_with("KeyError")
 
 
 def test_failed_with_refuses_a_different_failure() -> None:
@@ -87,8 +136,21 @@ def test_failed_with_refuses_a_different_failure() -> None:
         checks.failed_with("AADSTS7000215", KeyError("x"))
 
 
-def test_failed_with_accepts_an_exception_class_name() -> None:
-    assert checks.failed_with("ValueError", ValueError("hub_host: remove the scheme")) is None
+def test_a_settings_error_must_be_about_the_named_field() -> None:
+    def mistake(**values: str) -> SettingsError:
+        with pytest.raises(SettingsError) as raised:
+            Settings(**{"target": "azure", "tenant_id": "contoso.onmicrosoft.com", "client_id": str(uuid.uuid4()),
+                        "client_secret": "s", **values})
+        return raised.value
+
+    scheme = mistake(hub_host="https://myhub.azure-devices.net")
+    assert scheme.fields == ("hub_host",)
+    assert checks.failed_with("SettingsError", scheme, field="hub_host") is None
+    with pytest.raises(checks.CheckFailed, match="Expected a mistake in hub_host, but .* about tenant_id"):
+        checks.failed_with("SettingsError", mistake(hub_host="h.azure-devices.net", tenant_id="not a tenant"),
+                           field="hub_host")
+    with pytest.raises(ValueError, match="field: a settings error names the setting"):
+        checks.failed_with("SettingsError", scheme)
 
 
 def test_the_environment_is_ready_here() -> None:

@@ -56,11 +56,27 @@ def convention_problems(notebook: nbformat.NotebookNode) -> list[str]:
     if not code_cells or "kit.session.begin(minimum_kit=" not in code_cells[0].source:
         found.append("the first code cell must call kit.session.begin(minimum_kit=...)")
     for index, cell in enumerate(code_cells):
-        if "raises-exception" in cell.metadata.get("tags", []):
+        markers = nbval_markers(cell)
+        if markers & SKIP:
+            found.append(f"code cell {index} is skipped under nbval ({', '.join(sorted(markers & SKIP))}): "
+                         "a cell that does not run checks nothing")
+        if markers & EXPECTS_AN_ERROR:
             following = code_cells[index + 1].source if index + 1 < len(code_cells) else ""
-            if "kit.checks.failed_with(" not in following:
+            if not CHECKS_THE_FAILURE.search(following):
                 found.append(f"the failure shown in code cell {index} is not followed by kit.checks.failed_with(...)")
     return found
+
+
+# Every way nbval is told to expect an error or to skip a cell: tags and comment markers.
+EXPECTS_AN_ERROR = {"raises-exception", "nbval-raises-exception", "NBVAL_RAISES_EXCEPTION"}
+SKIP = {"nbval-skip", "NBVAL_SKIP"}
+CHECKS_THE_FAILURE = re.compile(r"^[^#\n]*\bkit\.checks\.failed_with\(", re.MULTILINE)
+
+
+def nbval_markers(cell: nbformat.NotebookNode) -> set[str]:
+    """The cell's tags and the nbval comment markers (``# NBVAL_...`` on a line of their own)."""
+    comments = {line.strip().lstrip("#").strip() for line in cell.source.splitlines() if line.strip().startswith("#")}
+    return set(cell.metadata.get("tags", [])) | {comment for comment in comments if comment.startswith("NBVAL_")}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
@@ -118,3 +134,35 @@ def test_the_conventions_check_catches_a_bare_notebook() -> None:
     found = "\n".join(convention_problems(notebook))
     assert "'# NN · Title'" in found and "**Objectives**" in found
     assert "kit.session.begin" in found and "not followed by kit.checks.failed_with" in found
+
+
+def course_notebook(*code: str, tags: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """A notebook with a valid header and session cell, then ``code`` cells; the first gets ``tags``."""
+    notebook = nbformat.v4.new_notebook()
+    header = "# 98 · Test\n\n**Objectives**\n\n**Prerequisites:** none\n\n**Estimated time:** 1 minute."
+    cells = [nbformat.v4.new_code_cell(source) for source in code]
+    cells[0].metadata["tags"] = list(tags)
+    notebook.cells = [nbformat.v4.new_markdown_cell(header),
+                      nbformat.v4.new_code_cell('session = kit.session.begin(minimum_kit="0.1")'), *cells]
+    return notebook
+
+
+@pytest.mark.parametrize(("failing", "tags"), [
+    ("1 / 0", ("raises-exception",)),
+    ("1 / 0", ("nbval-raises-exception",)),
+    ("# NBVAL_RAISES_EXCEPTION\n1 / 0", ()),
+    ("  #  NBVAL_RAISES_EXCEPTION\n1 / 0", ()),
+])
+def test_every_form_of_expecting_an_error_needs_a_check_after_it(failing: str, tags: tuple[str, ...]) -> None:
+    unchecked = convention_problems(course_notebook(failing, "print('next')", tags=tags))
+    assert unchecked == ["the failure shown in code cell 1 is not followed by kit.checks.failed_with(...)"]
+    in_a_comment = convention_problems(course_notebook(failing, "# kit.checks.failed_with('x')", tags=tags))
+    assert in_a_comment == unchecked
+    assert convention_problems(course_notebook(failing, 'kit.checks.failed_with("ZeroDivisionError")',
+                                               tags=tags)) == []
+
+
+@pytest.mark.parametrize(("cell", "tags"), [("# NBVAL_SKIP\nslow()", ()), ("slow()", ("nbval-skip",))])
+def test_a_cell_skipped_under_nbval_is_refused(cell: str, tags: tuple[str, ...]) -> None:
+    found = convention_problems(course_notebook(cell, tags=tags))
+    assert len(found) == 1 and "code cell 1 is skipped under nbval" in found[0]

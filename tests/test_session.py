@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ import pytest
 
 import kit
 from kit import session as kit_session
-from kit.sandbox.connection import Connection
+from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
 from kit.settings import SandboxOnlyError, Settings, SettingsError, settings_path
 
 
@@ -86,13 +87,6 @@ def test_on_azure_the_sandbox_connection_is_refused_with_what_to_use_instead(set
     assert session.c2d_available and not session.on_sandbox
 
 
-def test_on_the_sandbox_c2d_follows_the_amqp_note(sandbox: Connection) -> None:
-    settings = Settings.from_sandbox(sandbox)
-    assert kit_session.Session(settings, sandbox).c2d_available is (not sandbox.amqp_note)
-    taken = Connection.from_mapping({**json.loads(sandbox.to_json()), "amqp_note": "port 5671 is taken"})
-    assert not kit_session.Session(settings, taken).c2d_available
-
-
 def test_azure_settings_saved_without_their_secret_say_how_to_give_it(
         settings_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings_file.write_text(json.dumps({
@@ -158,3 +152,31 @@ def test_a_handler_added_by_the_learner_still_receives_credential_records() -> N
     finally:
         identity_logger.removeHandler(listener)
     assert [record.getMessage() for record in records] == ["still logged"]
+
+
+@pytest.mark.parametrize(("environment", "required"), [
+    ({}, False), ({"CI": "true"}, True), ({"KIT_REQUIRE_AMQP": "1"}, True),
+    ({"CI": "true", "KIT_REQUIRE_AMQP": "0"}, False),
+])
+def test_amqp_is_required_in_ci_or_when_asked(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str],
+                                             required: bool) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv(AMQP_REQUIRED_ENV, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert amqp_required() is required
+
+
+def test_cloud_to_device_without_amqp_is_explained_on_a_laptop_and_fails_in_ci(
+        sandbox: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings.from_sandbox(sandbox)
+    note = "Cloud-to-device messages are unavailable: port 5671 on 127.0.0.1 is taken by another process."
+    without_amqp = kit_session.Session(settings, dataclasses.replace(sandbox, amqp_port=None, amqp_note=note))
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv(AMQP_REQUIRED_ENV, "0")
+    assert without_amqp.c2d_available is False
+    assert "unavailable, see session.connection.amqp_note" in without_amqp.summary()
+    monkeypatch.setenv(AMQP_REQUIRED_ENV, "1")
+    with pytest.raises(kit_session.AmqpUnavailable, match="port 5671 .* taken(.|\n)*required here"):
+        _ = without_amqp.c2d_available
+    assert kit_session.Session(settings, sandbox).c2d_available is (not sandbox.amqp_note)

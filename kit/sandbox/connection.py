@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from kit.sandbox.paths import CONNECTION_FILE, resolve_state_dir, write_private
+
+AMQP_REQUIRED_ENV = "KIT_REQUIRE_AMQP"
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,11 @@ def load_connection(state_dir: str | Path | None = None) -> Connection:
             f"No sandbox connection file at {path}. Start the sandbox first: python -m kit.sandbox start"
         )
     return Connection.from_mapping(json.loads(path.read_text()))
+
+
+def amqp_required() -> bool:
+    """Whether cloud-to-device over AMQP must work here: ``KIT_REQUIRE_AMQP=1``, or, when that is unset, in CI
+    (``CI=true``, set by CI services). Then a sandbox without port 5671 is an error, not a note: a test run fails
+    instead of quietly skipping every cloud-to-device check."""
+    chosen = os.environ.get(AMQP_REQUIRED_ENV) or os.environ.get("CI", "")
+    return chosen.strip().lower() in {"1", "true", "yes"}

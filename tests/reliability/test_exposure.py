@@ -73,9 +73,12 @@ def secrets_of(conn: Connection) -> list[str]:
 
 def test_listens_on_loopback_only_by_default(sandbox):
     assert listening_addresses(sandbox.port) == {"127.0.0.1"}
-    if sandbox.amqp_port:
-        assert listening_addresses(sandbox.amqp_port) == {"127.0.0.1"}
     report(SECTION, f"default listener: {sorted(listening_addresses(sandbox.port))} on port {sandbox.port}")
+
+
+def test_amqp_listens_on_loopback_only_by_default(amqp_ready):
+    assert listening_addresses(amqp_ready) == {"127.0.0.1"}
+    report(SECTION, f"AMQP listener: {sorted(listening_addresses(amqp_ready))} on port {amqp_ready}")
 
 
 @pytest.mark.slow

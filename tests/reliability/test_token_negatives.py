@@ -4,8 +4,9 @@ Bad tokens: 401 IotHubUnauthorizedAccess (REST), put-token answered 401 (AMQP CB
 without a role: 401 IotHubUnauthorized (REST), put-token accepted but the cloud-to-device link refused (AMQP).
 A valid token of a role holder is the control: accepted on both, so a refusal means the token, not the setup.
 
-AMQP runs against the session sandbox's own listener when it holds port 5671; otherwise (another sandbox on the
-machine has the port) against a listener on a free port wired with the same ``hub_handlers`` to the same state.
+AMQP runs against the session sandbox's own listener when it holds port 5671. Where AMQP is required (CI) nothing
+else will do: without the port the AMQP cases fail. On a laptop where another sandbox has the port, they run against
+a listener on a free port wired with the same ``hub_handlers`` to the same state, and the table says so.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from proton.utils import LinkDetached
 
-from kit.sandbox.connection import Connection
+from kit.sandbox.connection import Connection, amqp_required
 from kit.sandbox.db import Database
 from kit.sandbox.hub import amqp, rbac
 from kit.sandbox.identity import directory
@@ -127,11 +128,11 @@ def tokens(sandbox: Connection, principals: Principals) -> dict[str, str]:
 # ---- AMQP ------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def amqp_endpoint(sandbox: Connection) -> Iterator[SimpleNamespace]:
+def amqp_endpoint(sandbox: Connection, request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
     """Where to open AMQP connections, and what the table says about it."""
     tls = ensure_tls(Path(sandbox.state_dir))
-    if sandbox.amqp_port:
-        yield SimpleNamespace(port=sandbox.amqp_port, tls=tls, where="sandbox listener :5671")
+    if sandbox.amqp_port is not None or amqp_required():
+        yield SimpleNamespace(port=request.getfixturevalue("amqp_ready"), tls=tls, where="sandbox listener :5671")
         return
     db = Database.in_state_dir(Path(sandbox.state_dir))
     ctx = SandboxContext(state_dir=Path(sandbox.state_dir), db=db, tls=tls, port=sandbox.port)

@@ -28,13 +28,6 @@ ONLINE_DEVICE = "thermostat-a-1"  # a seeded thermostat: the simulator keeps it 
 FEEDBACK = "/messages/serviceBound/feedback"
 
 
-@pytest.fixture(scope="module")
-def amqp_ready(sandbox: Connection) -> None:
-    """Only one process can own port 5671; when another sandbox has it, this one runs without AMQP (and says so)."""
-    if sandbox.amqp_port is None:
-        pytest.skip(f"this sandbox has no AMQP listener: {sandbox.amqp_note}")
-
-
 needs_amqp = pytest.mark.usefixtures("amqp_ready")
 
 
