@@ -109,7 +109,7 @@ def failed_with(code: str, error: BaseException | None = None, *, field: str | N
         raise CheckFailed(f"The previous cell was expected to fail with {code}, and it succeeded.",
                           "Run the cell above again: it should raise. If it did not, re-run the cells before it.")
     explanation = explain(error)
-    found = explanation.code if explanation else type(error).__name__
+    found = explanation.code if explanation.known else type(error).__name__
     if code != found:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckFailed(f"Expected {code}, but the error was {found}: {first_line[:200]}",
@@ -122,7 +122,7 @@ def failed_with(code: str, error: BaseException | None = None, *, field: str | N
             raise CheckFailed(f"Expected a mistake in {field}, but the settings error was about "
                               f"{', '.join(error.fields) or 'the settings file'}: {str(error)[:200]}",
                               "Re-run the notebook from the top; an earlier cell may not have run.")
-    return explanation
+    return explanation if explanation.known else None
 
 
 def _take_last_error() -> BaseException | None:
@@ -162,24 +162,37 @@ class Connectivity:
 
 
 def connectivity(settings: Settings, credential: TokenCredential | None = None) -> Connectivity:
-    """Get a token for IoT Hub with the settings' credential, then make one read call to the hub."""
+    """Get a token for IoT Hub with the settings' credential, then make one read call to the hub. A failure says
+    whether the request never reached the service (DNS, connection, TLS, proxy) or the service refused it."""
     credential = credential or credentials.build(settings)
     try:
         token = credential.get_token(IOT_HUB_SCOPE)
     except Exception as error:  # every failure becomes a hint
-        raise CheckFailed(f"No token: {type(error).__name__}: {str(error).splitlines()[0][:300]}",
-                          _hint(error, "Check tenant, client id and the secret or certificate.")) from None
+        raise _failure(error, "No token", f"the token endpoint ({_authority(settings)})",
+                       "Check tenant, client id and the secret or certificate.") from None
     claims = token_for_iot_hub(token)
     try:
         with clients.closing(clients.registry_manager(settings.hub_host or "", credential)) as registry:
             statistics = registry.get_device_registry_statistics()
     except Exception as error:
-        raise CheckFailed(f"The hub refused: {type(error).__name__}: {str(error).splitlines()[0][:300]}",
-                          _hint(error, "Check the hub host and that the app has an IoT Hub data role.")) from None
+        raise _failure(error, "The hub refused", f"the hub ({settings.hub_host})",
+                       "Check the hub host and that the app has an IoT Hub data role.") from None
     return Connectivity(claims.get("appid") or claims.get("azp", ""), claims.get("tid", ""),
                         int(token.expires_on - time.time()), int(statistics.total_device_count or 0))
 
 
-def _hint(error: BaseException, fallback: str) -> str:
+def _authority(settings: Settings) -> str:
+    try:
+        return credentials.authority_kwargs(settings)["authority"]
+    except Exception:  # a sandbox that is not running: the error itself says so
+        return settings.authority_host
+
+
+def _failure(error: BaseException, refused: str, where: str, fallback: str) -> CheckFailed:
+    """A network failure is named as one (never "check your secret"); a refusal carries kit.explain's fix."""
     explanation = explain(error)
-    return f"{explanation.title}. {explanation.fix}" if explanation else fallback
+    if explanation.network:
+        return CheckFailed(f"Could not reach {where}: {explanation.message}",
+                           f"{explanation.title}: a network problem, not a credential one. {explanation.fix}")
+    hint = f"{explanation.title}. {explanation.fix}" if explanation.known else fallback
+    return CheckFailed(f"{refused}: {type(error).__name__}: {explanation.message[:300]}", hint)

@@ -1,15 +1,21 @@
-"""Turn an error from azure-identity, azure-iot-hub or the sandbox into its cause and its fix.
+"""Turn an error from azure-identity, azure-iot-hub, the network or the sandbox into its cause and its fix.
 
-Learners meet the same dozen failures (wrong secret, missing role, untrusted CA...). The catalogue below is keyed by
-the code the services send (an AADSTS number, an IoT Hub error name) or by a recognisable client-side message, and
-it is the single source of ``docs/troubleshooting.md`` (regenerate with ``python -m kit.explain --markdown``).
+Learners meet the same few dozen failures (wrong secret, missing role, untrusted CA, a host typed with https://...).
+The catalogue below is keyed by the code the services send (an AADSTS number, an IoT Hub error name) or by a
+recognisable client-side message, and it is the single source of ``docs/troubleshooting.md`` (regenerate with
+``python -m kit.explain --markdown``). :func:`explain` never returns silently: for an error it does not know, it says
+so in one line and shows the error's own message.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from dataclasses import dataclass
+
+from kit.sandbox.hub.permissions import OPERATIONS
+from kit.sandbox.hub.rbac import BUILT_IN_ROLES, Role
 
 
 @dataclass(frozen=True)
@@ -25,24 +31,47 @@ class Entry:
 
 @dataclass(frozen=True)
 class Explanation:
-    """What went wrong and what to do, ready to print or to render in a notebook."""
+    """What went wrong and what to do, ready to print or to render in a notebook. ``message`` is the service's own
+    words (Entra's error_description, the hub's Message) or the error's first line; ``details`` holds one line per
+    credential of a chain. An unknown error has an empty ``code``."""
 
     code: str
     title: str
     cause: str
     fix: str
     message: str
+    section: str = ""
+    details: tuple[str, ...] = ()
+    error_type: str = ""
+
+    @property
+    def known(self) -> bool:
+        """Whether the catalogue has an entry for this error."""
+        return bool(self.code)
+
+    @property
+    def network(self) -> bool:
+        """Whether the request never reached the service (DNS, connection, TLS, proxy, timeout)."""
+        return self.section == NETWORK
 
     def __str__(self) -> str:
-        return f"{self.code}: {self.title}\n  cause: {self.cause}\n  fix:   {self.fix}"
+        if not self.known:
+            return f"kit.explain has no entry for this {self.error_type or 'error'}; its message: {self.message}"
+        lines = [f"{self.code}: {self.title}", f"  cause: {self.cause}", f"  fix:   {self.fix}"]
+        lines += [f"         {detail}" for detail in self.details]
+        return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
-        return f"**{self.code}: {self.title}**\n\n- *Cause:* {self.cause}\n- *Fix:* {self.fix}"
+        if not self.known:
+            return f"*kit.explain has no entry for this {self.error_type or 'error'}; its message:* `{self.message}`"
+        details = "".join(f"\n  - {detail}" for detail in self.details)
+        return f"**{self.code}: {self.title}**\n\n- *Cause:* {self.cause}\n- *Fix:* {self.fix}{details}"
 
 
 ENTRA = "Microsoft Entra ID (token endpoint)"
 HUB = "IoT Hub (service REST API)"
-CLIENT = "On your machine (client libraries, TLS, settings)"
+NETWORK = "Reaching the service (DNS, connections, TLS, proxies)"
+CLIENT = "On your machine (credentials, settings, client libraries)"
 
 CATALOGUE: dict[str, list[Entry]] = {
     ENTRA: [
@@ -55,6 +84,14 @@ CATALOGUE: dict[str, list[Entry]] = {
               "The tenant is neither a GUID nor a domain name.",
               "Use the tenant GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) "
               "or a domain such as contoso.onmicrosoft.com."),
+        Entry("AADSTS900144", "A required parameter is missing from the request",
+              "The token request lacks a parameter the flow needs (the message names it, e.g. 'scope' or "
+              "'client_id'). The SDK credentials always send them; a hand-written request may not.",
+              "Add the named parameter, or let an azure-identity credential build the request."),
+        Entry("AADSTS70003", "Grant type not supported",
+              "The request's grant_type is not one this endpoint accepts (client_credentials, device code, "
+              "refresh_token...).",
+              "Use an azure-identity credential, which sends the right grant_type for its flow."),
         Entry("AADSTS700016", "Application not found in the directory",
               "The client ID is not an app registration in this tenant (wrong tenant, typo, or the app was deleted).",
               "Check the Application (client) ID and that it belongs to the tenant you sign in to."),
@@ -67,9 +104,18 @@ CATALOGUE: dict[str, list[Entry]] = {
         Entry("AADSTS7000218", "No client credential in the request",
               "The token request carried neither client_secret nor client_assertion.",
               "Give the credential a secret, a certificate or an assertion (check that the variable was not empty)."),
+        Entry("AADSTS700025", "A public client sent a credential",
+              "The app is registered as a public client (device code, interactive sign-in), so Entra ID refuses "
+              "a client_secret or client_assertion from it.",
+              "Drop the secret for a public-client flow, or use a confidential app registration for app-only "
+              "tokens."),
         Entry("AADSTS7000112", "Application is disabled",
               "An administrator disabled the app (or its service principal).",
               "Re-enable it, or use another app registration."),
+        Entry("AADSTS50027", "Client assertion is not a valid JWT",
+              "The signed assertion is malformed: no certificate thumbprint (x5t) in its header, a missing claim, "
+              "or not a JWT at all. The message says which.",
+              "Let CertificateCredential build the assertion from the PEM, or fix the part the message names."),
         Entry("AADSTS700027", "Certificate not registered / bad assertion signature",
               "The certificate that signed the client assertion is not uploaded on the app, or the thumbprint differs.",
               "Upload the certificate's public part to the app registration and use the matching private key."),
@@ -79,9 +125,19 @@ CATALOGUE: dict[str, list[Entry]] = {
         Entry("AADSTS700023", "Client assertion audience does not match",
               "The assertion's aud claim is not this tenant's token endpoint.",
               "Let the library build the assertion against the right authority and tenant."),
+        Entry("AADSTS700021", "Client assertion is for another application",
+              "The assertion's iss and sub name an application other than the client_id of the request.",
+              "Sign the assertion as the same app (iss = sub = its client id) that the request names."),
+        Entry("AADSTS50013", "External token's signature does not verify",
+              "Entra ID fetched the external issuer's signing keys (its OIDC discovery and JWKS) and the workload "
+              "token's signature matches none of them: a token from another issuer, or an altered token.",
+              "Use the token the platform wrote (AZURE_FEDERATED_TOKEN_FILE), unmodified, from the issuer the "
+              "federated credential names."),
         Entry("AADSTS70021", "No matching federated identity credential",
-              "The external token's issuer, subject or audience matches no federated credential on the app.",
-              "Compare the token's iss, sub and aud with the federated credential exactly (case and trailing slash)."),
+              "The external token's issuer, subject or audience matches no federated credential on the app. Right "
+              "after a federated credential is created, Entra ID answers this for a short while too.",
+              "Compare the token's iss, sub and aud with the federated credential exactly (case and trailing slash); "
+              "after creating one, wait a minute and retry."),
         Entry("AADSTS700211", "Federated credential: issuer does not match",
               "No federated credential on the app has this issuer.",
               "Register the issuer URL exactly as it appears in the token's iss claim."),
@@ -100,13 +156,28 @@ CATALOGUE: dict[str, list[Entry]] = {
         Entry("AADSTS500011", "Resource not found in the tenant",
               "The scope names a resource (API) that the tenant does not know, e.g. a typo in the host.",
               "Use https://iothubs.azure.net/.default for IoT Hub."),
+        Entry("AADSTS70016", "Device code sign-in still pending",
+              "The person has not finished signing in on the verification page yet; the credential keeps polling "
+              "and only shows this when polling is done by hand.",
+              "Open the verification page, enter the code and sign in; DeviceCodeCredential waits for it."),
+        Entry("AADSTS70018", "Wrong device code",
+              "The code entered on the verification page is not the one this request was given.",
+              "Enter the code exactly as the prompt showed it, or start the sign-in again."),
+        Entry("AADSTS70019", "Device code expired",
+              "The code was not used before it expired (the prompt says until when it is valid).",
+              "Call get_token again for a new code and sign in within its validity."),
+        Entry("AADSTS9002313", "Request is malformed or invalid (refresh token)",
+              "The refresh token or another grant value in the request is malformed, revoked or belongs to "
+              "another client.",
+              "Sign in again (a new device-code or interactive flow) instead of reusing the old token."),
     ],
     HUB: [
-        Entry("IotHubUnauthorized", "Principal has no data role on the hub (401)",
-              "Authentication worked, but the identity has no IoT Hub data role for this action. Owner or "
-              "Contributor on the hub give no data access through an Entra token.",
-              "Assign 'IoT Hub Data Reader' (read) or 'IoT Hub Data Contributor' (read and write) to the app "
-              "on the hub; in real Azure the assignment can take a few minutes to apply."),
+        Entry("IotHubUnauthorized", "No data role for this operation (401)",
+              "The token is valid, but none of the principal's role assignments on the hub grants the data action "
+              "this call needs. Owner or Contributor on the hub give no data access through an Entra token.",
+              "Read the hub's message: it names the method and path. Assign a built-in IoT Hub data role that "
+              "has the action (Data Reader for reads, Twin Contributor for twins, Registry Contributor for the "
+              "registry, Data Contributor for all); on Azure a new assignment can take a few minutes to apply."),
         Entry("IotHubUnauthorizedAccess", "Token or signature refused (401)",
               "The bearer token is expired, for another audience or tenant, or the SAS signature is wrong "
               "(or shared access policies are disabled on the hub).",
@@ -124,20 +195,59 @@ CATALOGUE: dict[str, list[Entry]] = {
               "Raise responseTimeoutInSeconds (5 to 300) or make the device answer sooner."),
         Entry("DeviceAlreadyExists", "Device already exists (409)", "A device with this ID is registered already.",
               "Get or update the existing device instead of creating it again."),
+        Entry("ModuleAlreadyExistsOnDevice", "Module already exists (409)",
+              "The device already has a module with this ID.",
+              "Get or update the existing module instead of creating it again."),
+        Entry("JobAlreadyExists", "Job ID already used (409)", "A job with this ID exists already on the hub.",
+              "Give each job a new ID (e.g. a uuid4)."),
+        Entry("ConfigurationAlreadyExists", "Configuration already exists (409)",
+              "A configuration with this ID exists already.",
+              "Update it with its etag, or delete it first, or choose another ID."),
         Entry("PreconditionFailed", "ETag does not match (412)",
               "Someone changed the resource since you read it: optimistic concurrency refused your write.",
               "Read it again, reapply your change to the fresh copy and send the new etag."),
+        Entry("DeviceMessageLockLost", "Feedback message lock lost (412)",
+              "The lock token of a feedback message is no longer valid: the lock expired or the message was "
+              "completed already.",
+              "Receive the feedback again and complete or abandon it with the new lock token, within its lock time."),
         Entry("ArgumentInvalid", "Invalid request (400)",
               "The body or query is not valid: a bad query (the message names the position), a twin key with "
               "'.', '$' or a space, a twin too deep or too large, or an out-of-range value.",
               "Read the message after 'ErrorCode:ArgumentInvalid;' and correct the named part."),
+        Entry("ArgumentNull", "A required value is missing (400)",
+              "The request body is empty or lacks a required field (the message names it).",
+              "Send the field the message names, e.g. the query text or the method name."),
+        Entry("IotHubFormatError", "Body is not valid JSON for this operation (400)",
+              "The hub could not parse the body, or it does not have the expected shape.",
+              "Send the model object the SDK method expects (e.g. a Twin or a Device), not a string."),
         Entry("InvalidProtocolVersion", "Unsupported api-version (400)",
               "The request's api-version is missing or unknown.", "Use api-version=2021-04-12 (the SDK does)."),
+        Entry("DeviceDefinedMultipleTimes", "Same device twice in one bulk request (400)",
+              "A bulk registry operation may name each device only once.",
+              "Remove the duplicates (or split the operations into separate requests)."),
+        Entry("BulkRegistryOperationFailure", "Some devices of a bulk operation failed (400)",
+              "The bulk request was processed, but at least one device failed; the result lists each error.",
+              "Read the errors list (deviceId, errorCode) in the result and retry only those devices."),
         Entry("TooManyDevices", "Bulk operation too large (413)", "A bulk registry call may hold at most 100 devices.",
               "Split the list into batches of 100."),
+        Entry("MessageTooLarge", "Cloud-to-device message too large (413)",
+              "A cloud-to-device message may be at most 64 KB.",
+              "Send less data per message, or let the device fetch large content (e.g. from blob storage)."),
+        Entry("RequestEntityTooLarge", "Request body too large (413)",
+              "The body exceeds the hub's limit for this operation (a direct-method payload is at most 128 KB).",
+              "Send a smaller payload."),
+        Entry("IotHubQuotaExceeded", "Daily message quota used up (403)",
+              "The hub has sent or received its daily allowance of messages for its tier and units.",
+              "Wait for the daily quota to reset, or add units or move to a higher tier."),
         Entry("DeviceMaximumQueueDepthExceeded", "Device's message queue is full (403004)",
               "A device holds at most 50 pending cloud-to-device messages.",
               "Wait for the device to complete messages, or purge its queue."),
+        Entry("JobQuotaExceeded", "Job quota reached (403)",
+              "The hub already runs as many jobs as its tier allows, or holds too many jobs.",
+              "Wait for running jobs to finish, or cancel one."),
+        Entry("ThrottlingException", "Throttled (429)",
+              "The hub received more requests of this kind than its tier and units allow per minute.",
+              "Retry after a pause with exponential backoff, and spread the calls out; more units raise the limit."),
         Entry("ThrottlingMaxActiveJobCountExceeded", "Too many jobs running (429)",
               "A Free or S1 hub allows one active job at a time (S2 five, S3 ten); a scheduled job counts too.",
               "Wait for the running job to finish, or cancel it (or the scheduled one)."),
@@ -145,12 +255,51 @@ CATALOGUE: dict[str, list[Entry]] = {
               "List jobs to find the right ID."),
         Entry("ConfigurationNotFound", "Configuration not found (404)", "No configuration with this ID exists.",
               "List configurations to find the right ID."),
+        Entry("ConfigurationCountLimitExceeded", "Too many configurations (413)",
+              "A hub holds at most 100 automatic device and module configurations (20 on the free tier).",
+              "Delete configurations you no longer need."),
+        Entry("ServerError", "The hub failed inside (500)",
+              "An internal error of the service, not of your request.",
+              "Retry with backoff; if it persists, note the Tracking ID from the message for a support request."),
+    ],
+    NETWORK: [
+        Entry("HOST_WITH_SCHEME", "The hub host was given with https://",
+              "from_token_credential and from_connection_string add https:// themselves, so 'https://myhub...' "
+              "becomes 'https://https://myhub...' and the client looks up a host named 'https'.",
+              "Pass the host name only, e.g. myhub.azure-devices.net (kit.clients.check_host catches this).",
+              r"host='https?'|Failed to resolve 'https?'"),
+        Entry("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted",
+              "Python does not trust the server's certificate: its CA is not in the trust store in use. On the "
+              "sandbox, its own CA is not trusted; behind a corporate proxy that inspects TLS, the proxy's CA is not.",
+              "Point REQUESTS_CA_BUNDLE and SSL_CERT_FILE at a bundle that holds the CA: the sandbox's ca_bundle "
+              "(kit.credentials does this), or certifi's roots plus your company's proxy CA.",
+              r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|self[- ]signed certificate"),
+        Entry("PROXY_REFUSED", "The proxy refused the connection",
+              "An HTTP proxy (HTTPS_PROXY / HTTP_PROXY) stands between you and the service and refused to open the "
+              "tunnel: 407 means it wants you to sign in, 403 that the destination is blocked.",
+              "Ask for the proxy's credentials (https://user:password@proxy:port) or an allow rule for the host; "
+              "put local hosts such as the sandbox in NO_PROXY.",
+              r"Tunnel connection failed|ProxyError|Unable to connect to proxy|407 Proxy Authentication"),
+        Entry("DNS_FAILURE", "Host name does not resolve",
+              "The name of the authority or the hub could not be looked up: a typo, no network, or a name that "
+              "exists only inside another network.",
+              "Check the host name (login.microsoftonline.com, <hub>.azure-devices.net) and the network; "
+              "nslookup <host> tells you whether it resolves.",
+              r"Failed to resolve|NameResolutionError|Name or service not known|nodename nor servname|getaddrinfo"),
+        Entry("CONNECTION_REFUSED", "Nothing listens at that address",
+              "The host resolved, but the connection was refused: on the sandbox, it is stopped or its port "
+              "changed; on Azure, a firewall or a wrong port.",
+              "Start the sandbox again (python -m kit.sandbox start, or re-run the notebook's first cell, which "
+              "reads its new port); on Azure check the host and that outbound port 443 is open.",
+              r"Connection refused|Failed to establish a new connection|ECONNREFUSED"),
+        Entry("TIMEOUT", "The service did not answer in time",
+              "A connection was opened but no answer came before the timeout: a network that drops packets, a "
+              "firewall, or a service that hangs.",
+              "Check the network and the host; retry. Lower timeouts (connection_timeout, read_timeout) make a "
+              "dead endpoint fail sooner.",
+              r"timed out|ReadTimeout|ConnectTimeout"),
     ],
     CLIENT: [
-        Entry("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted",
-              "Python does not trust the server's certificate: the sandbox's CA is not in the trust store in use.",
-              "Set REQUESTS_CA_BUNDLE and SSL_CERT_FILE to the sandbox's ca_bundle (kit.credentials does this).",
-              r"CERTIFICATE_VERIFY_FAILED"),
         Entry("INSTANCE_DISCOVERY", "Authority is not well-known",
               "msal checks unknown authority hosts with login.microsoftonline.com first.",
               "Pass disable_instance_discovery=True when the authority is the sandbox.",
@@ -161,8 +310,52 @@ CATALOGUE: dict[str, list[Entry]] = {
               r"must be a TLS protected \(https\) URL|invalid authority"),
         Entry("CREDENTIAL_CHAIN", "No credential in the chain could get a token",
               "Every credential of DefaultAzureCredential (or a chain) was unavailable; the message lists each.",
-              "Read each 'Attempted credentials' line; set the environment variables of the one you mean to use.",
+              "Make the one credential you mean to use available (below, per credential), or build that credential "
+              "directly.",
               r"failed to retrieve a token from the included credentials"),
+        Entry("ENVIRONMENT_UNAVAILABLE", "EnvironmentCredential is not configured",
+              "EnvironmentCredential needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or "
+              "AZURE_CLIENT_CERTIFICATE_PATH) in the environment of this process.",
+              "Set those variables before the credential is built (kit.credentials.prepare_environment does).",
+              r"EnvironmentCredential authentication unavailable"),
+        Entry("WORKLOAD_IDENTITY_UNAVAILABLE", "WorkloadIdentityCredential is not configured",
+              "It needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, which the AKS workload "
+              "identity webhook injects into a pod; elsewhere they are unset.",
+              "Run where workload identity is set up, or pass tenant_id, client_id and token_file_path.",
+              r"WorkloadIdentityCredential authentication unavailable"),
+        Entry("MANAGED_IDENTITY_UNAVAILABLE", "No managed identity here",
+              "ManagedIdentityCredential found no identity endpoint (no IMDS answer: not an Azure VM, App Service "
+              "or Function), or the endpoint has no identity with the requested client id.",
+              "Run on an Azure resource with a managed identity (and pass the user-assigned identity's client_id); "
+              "on the sandbox, call kit.credentials.prepare_managed_identity first.",
+              r"ManagedIdentityCredential authentication unavailable|No managed identity endpoint found"),
+        Entry("SHARED_TOKEN_CACHE_UNAVAILABLE", "No cached developer sign-in",
+              "SharedTokenCacheCredential reads accounts that Microsoft developer tools cached on this machine; "
+              "there are none.",
+              "Sign in with a developer tool on this machine, or use another credential.",
+              r"SharedTokenCacheCredential authentication unavailable"),
+        Entry("VISUAL_STUDIO_CODE_UNAVAILABLE", "No Visual Studio Code sign-in",
+              "VisualStudioCodeCredential needs the azure-identity-broker package and a sign-in with VS Code's "
+              "Azure Resources extension.",
+              "Install azure-identity-broker and sign in in VS Code, or use another credential.",
+              r"VisualStudioCodeCredential requires|VisualStudioCodeCredential authentication unavailable"),
+        Entry("AZURE_CLI_UNAVAILABLE", "Azure CLI not installed or not signed in",
+              "AzureCliCredential runs 'az account get-access-token'; az is not on PATH or nobody ran 'az login'.",
+              "Install the Azure CLI and run az login, or use another credential.",
+              r"Azure CLI not found on path|Please run 'az login'"),
+        Entry("AZURE_POWERSHELL_UNAVAILABLE", "Azure PowerShell not installed or not signed in",
+              "AzurePowerShellCredential needs PowerShell with the Az.Accounts module and Connect-AzAccount.",
+              "Install PowerShell and Az.Accounts and run Connect-AzAccount, or use another credential.",
+              r"PowerShell is not installed|Az.Account module|Connect-AzAccount"),
+        Entry("AZURE_DEVELOPER_CLI_UNAVAILABLE", "Azure Developer CLI not installed or not signed in",
+              "AzureDeveloperCliCredential runs azd; it is not on PATH or nobody ran 'azd auth login'.",
+              "Install azd and run azd auth login, or use another credential.",
+              r"Azure Developer CLI could not be found|azd auth login"),
+        Entry("BROKER_UNAVAILABLE", "No sign-in broker on this machine",
+              "The broker credential uses the Windows account manager (WAM) through azure-identity-broker, which "
+              "is not installed or not available on this system.",
+              "Use another credential; on Windows install azure-identity-broker.",
+              r"InteractiveBrowserBrokerCredential unavailable|BrokerCredential"),
         Entry("AMQP_AUTH_TIMEOUT", "Cloud-to-device send timed out during authorisation",
               "uamqp could not complete TLS or the token exchange on port 5671 (often the CA is not trusted by "
               "OpenSSL, or no AMQP listener is there).",
@@ -181,19 +374,21 @@ CATALOGUE: dict[str, list[Entry]] = {
         Entry("TOKEN_NOT_CREDENTIAL", "An access token was passed where a credential is expected",
               "from_token_credential needs the credential object, which it asks for tokens when needed.",
               "Pass the credential itself, not credential.get_token(...).",
-              r"'AccessToken' object has no attribute 'get_token'"),
+              r"'AccessToken(Info)?' object has no attribute 'get_token'|'str' object has no attribute 'get_token'"),
     ],
 }
 
-_BY_CODE = {entry.code.lower(): entry for entries in CATALOGUE.values() for entry in entries}
+# The order patterns are tried in: a host typed with https:// before any network failure it causes, network failures
+# before a chain (a link that could not reach Entra stops the chain), the chain before the links it lists.
+_PATTERN_ORDER = (NETWORK, CLIENT)
+_BY_CODE = {entry.code.lower(): (section, entry) for section, entries in CATALOGUE.items() for entry in entries}
 _AADSTS = re.compile(r"AADSTS(\d+)")
 _HUB_CODE = re.compile(r"ErrorCode:(\w+)")
+_CHAIN_LINK = re.compile(r"^\t(\w+): (.*)$", re.MULTILINE)
+_NOT_AUTHORIZED = re.compile(r"not authorized for (\w+) on (\S+)")
 
 
-def _error_text(error: BaseException | str) -> str:
-    if isinstance(error, str):
-        return error
-    parts = [str(error)]
+def _response_text(error: BaseException) -> str | None:
     response = getattr(error, "response", None)
     text = getattr(response, "text", None)
     if callable(text):  # azure-core responses have text(); requests responses have .text
@@ -201,35 +396,137 @@ def _error_text(error: BaseException | str) -> str:
             text = text()
         except Exception:  # an unreadable body just means less to explain
             text = None
-    if isinstance(text, str):
-        parts.append(text)
-    headers = getattr(response, "headers", None) or {}
+    return text if isinstance(text, str) else None
+
+
+def _error_text(error: BaseException | str) -> str:
+    if isinstance(error, str):
+        return error
+    parts = [str(error)]
+    body = _response_text(error)
+    if body:
+        parts.append(body)
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
     if "iothub-errorcode" in headers:
         parts.append(f"ErrorCode:{headers['iothub-errorcode']}")
     return "\n".join(parts)
 
 
-def explain(error: BaseException | str) -> Explanation | None:
-    """The catalogue entry that matches an exception (or its message), or None when nothing matches."""
+def service_message(error: BaseException | str) -> str:
+    """The error's own words, once: the hub's ``Message``, Entra's ``error_description``, else the first line (the
+    SDKs put a status line first and repeat the body as ``Content: {...}``)."""
+    body = error if isinstance(error, str) else _response_text(error)
+    try:
+        document = json.loads(body) if body else None
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        for field in ("Message", "error_description", "message"):
+            if isinstance(document.get(field), str) and document[field].strip():
+                return document[field].strip()
+    text = error if isinstance(error, str) else str(error)
+    text = text.split("\nContent: ", 1)[0].strip()
+    if text.startswith("DefaultAzureCredential failed") or text.startswith("ChainedTokenCredential failed"):
+        return text  # the chain's message lists every credential: all of it is the point
+    first = text.splitlines()[0] if text else (type(error).__name__ if not isinstance(error, str) else "")
+    return first[:500]
+
+
+def explain(error: BaseException | str) -> Explanation:
+    """The catalogue entry that matches an exception (or its message). For an error the catalogue does not know, an
+    :class:`Explanation` whose ``known`` is False: its text says so and carries the error's own message."""
     text = _error_text(error)
+    message = service_message(error)
+    error_type = type(error).__name__ if not isinstance(error, str) else ""
     for match in _AADSTS.finditer(text):
-        entry = _BY_CODE.get(f"aadsts{match.group(1)}")
-        if entry:
-            return _explanation(entry, text)
+        found = _BY_CODE.get(f"aadsts{match.group(1)}")
+        if found:
+            return _explanation(*found, message, error_type)
     for match in _HUB_CODE.finditer(text):
-        entry = _BY_CODE.get(match.group(1).lower())
-        if entry:
-            return _explanation(entry, text)
-    for entries in CATALOGUE.values():
-        for entry in entries:
+        found = _BY_CODE.get(match.group(1).lower())
+        if found:
+            return _hub_explanation(*found, message, error_type)
+    for section in _PATTERN_ORDER:
+        for entry in CATALOGUE[section]:
             if entry.pattern and re.search(entry.pattern, text):
-                return _explanation(entry, text)
-    return None
+                explained = _explanation(section, entry, message, error_type)
+                if entry.code == "CREDENTIAL_CHAIN":
+                    return _chain_explanation(explained, text)
+                return explained
+    return Explanation("", "", "", "", message, error_type=error_type)
 
 
-def _explanation(entry: Entry, text: str) -> Explanation:
-    first_line = text.strip().splitlines()[0] if text.strip() else ""
-    return Explanation(entry.code, entry.title, entry.cause, entry.fix, first_line[:300])
+def _explanation(section: str, entry: Entry, message: str, error_type: str) -> Explanation:
+    return Explanation(entry.code, entry.title, entry.cause, entry.fix, message, section, error_type=error_type)
+
+
+def _chain_explanation(explained: Explanation, text: str) -> Explanation:
+    """One line per credential the chain tried: what would have made that credential available."""
+    details = []
+    for name, reason in _CHAIN_LINK.findall(text):
+        link = explain(reason)
+        details.append(f"{name}: {link.fix if link.known else reason}")
+    return Explanation(explained.code, explained.title, explained.cause, explained.fix, explained.message,
+                       explained.section, tuple(details), explained.error_type)
+
+
+def _hub_explanation(section: str, entry: Entry, message: str, error_type: str) -> Explanation:
+    explained = _explanation(section, entry, message, error_type)
+    advice = data_role_advice(message) if entry.code == "IotHubUnauthorized" else None
+    if advice is None:
+        return explained
+    cause, fix = advice
+    return Explanation(entry.code, entry.title, cause, fix, message, section, error_type=error_type)
+
+
+# --- IotHubUnauthorized: which data action the call needed, and the smallest built-in role that has it -----------
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = [r"[^/]+" if part.startswith("{") else re.escape(part) for part in template.split("/")]
+    return re.compile("/".join(parts) + r"/?$")
+
+
+def required_data_actions(method: str, path: str) -> tuple[str, ...]:
+    """The data actions a hub REST call needs, from the sandbox's permission table (the one every route uses);
+    empty when the operation is not in it. A literal path segment wins over a placeholder (``/devices/query``)."""
+    path = path.split("?", 1)[0]
+    matches = [(template.count("{"), permission) for (verb, template), permission in OPERATIONS.items()
+               if verb == method.upper() and _template_pattern(template).match(path)]
+    return min(matches, key=lambda match: match[0])[1].data_actions if matches else ()
+
+
+def _breadth(role: Role) -> tuple[int, int]:
+    """How much a role grants, over every data action the hub checks: first its writes and actions, then reads."""
+    granted = [action for action in _ALL_DATA_ACTIONS if role.allows(action)]
+    return sum(not action.endswith("/read") for action in granted), len(granted)
+
+
+_ALL_DATA_ACTIONS = sorted({action for permission in OPERATIONS.values() for action in permission.data_actions})
+
+
+def smallest_role(data_actions: tuple[str, ...]) -> Role | None:
+    """The built-in IoT Hub data role that grants all of ``data_actions`` and the least else (fewest writes first)."""
+    fitting = [role for role in BUILT_IN_ROLES.values() if all(role.allows(action) for action in data_actions)]
+    return min(fitting, key=_breadth) if fitting else None
+
+
+def data_role_advice(message: str) -> tuple[str, str] | None:
+    """Cause and fix for the hub's "Principal ... is not authorized for METHOD on PATH" message: the data action
+    needed and the smallest built-in role with it. None when the message names no operation the table knows."""
+    match = _NOT_AUTHORIZED.search(message)
+    actions = required_data_actions(*match.groups()) if match else ()
+    role = smallest_role(actions)
+    if not match or role is None:
+        return None
+    method, path = match.groups()
+    needed = " and ".join(actions)
+    cause = (f"The token is valid, but none of the principal's role assignments on the hub grants {needed}, which "
+             f"{method} {path} needs. Owner or Contributor on the hub give no data access through an Entra token.")
+    widest = "IoT Hub Data Contributor"
+    alternative = f" (or '{widest}', which grants every data action)" if role.name != widest else ""
+    fix = (f"Assign '{role.name}', the smallest built-in role with {needed.replace('Microsoft.Devices/IotHubs/', '')}"
+           f"{alternative}, to this principal on the hub; on Azure a new assignment can take a few minutes to apply.")
+    return cause, fix
 
 
 def troubleshooting_markdown() -> str:
@@ -253,5 +550,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--markdown"]:
         print(troubleshooting_markdown(), end="")
     else:
-        explained = explain(sys.stdin.read())
-        print(explained or "No entry matches this message.")
+        print(explain(sys.stdin.read()))

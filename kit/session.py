@@ -28,6 +28,7 @@ from kit.magics import register_magic
 from kit.sandbox import process
 from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
 from kit.settings import SandboxOnlyError, Settings, SettingsError, settings_path, settings_values
+from kit.tracebacks import install as show_sdk_errors_once
 
 SDK_PACKAGES = ("azure-identity", "azure-iot-hub", "uamqp")
 SANDBOX_TARGET_ENV = "KIT_TARGET"
@@ -184,10 +185,12 @@ def use_kernel_python() -> None:
 def begin(minimum_kit: str = "0.1", target: str | None = None, quiet: bool = False) -> Session:
     """Check the kit's version, choose the target, start and trust the sandbox when it is the target, print a
     summary (unless ``quiet``) and return the :class:`Session`. In a notebook it also registers ``%sandbox``, the
-    sandbox's admin command line run in the kernel (on real Azure, a ``%sandbox`` that refuses with the reason)."""
+    sandbox's admin command line run in the kernel (on real Azure, a ``%sandbox`` that refuses with the reason), and
+    shows Azure SDK errors once (``kit.tracebacks``)."""
     require_kit(minimum_kit)
     use_kernel_python()
     drop_duplicate_credential_warnings()
+    show_sdk_errors_once()
     chosen = target or saved_target()
     register_magic(on_sandbox=chosen == "sandbox")
     if chosen == "sandbox":

@@ -184,3 +184,19 @@ def test_connectivity_says_which_role_is_missing(sandbox: Connection, capsys: py
         assert "IoT Hub Data Reader" in failure.value.hint
     finally:
         main(["app", "delete", "--app", app["client_id"], "--state-dir", sandbox.state_dir])
+
+
+def test_connectivity_names_a_network_failure_as_one(sandbox: Connection) -> None:
+    """A name that does not resolve is a network problem: the hint never blames the tenant or the secret."""
+    unreachable = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret, retry_total=0,
+                                         authority="https://nonexistent.invalid", disable_instance_discovery=True)
+    with pytest.raises(checks.CheckFailed, match="Could not reach the token endpoint") as failure:
+        checks.connectivity(Settings.from_sandbox(sandbox), credential=unreachable)
+    assert "network problem" in failure.value.hint and "secret" not in failure.value.hint
+
+
+def test_connectivity_names_an_unreachable_hub(sandbox: Connection) -> None:
+    settings = Settings.from_sandbox(sandbox).model_copy(update={"hub_host": "nonexistent.invalid"})
+    with pytest.raises(checks.CheckFailed, match=r"Could not reach the hub \(nonexistent.invalid\)") as failure:
+        checks.connectivity(settings)
+    assert failure.value.hint.startswith("Host name does not resolve") and "data role" not in failure.value.hint

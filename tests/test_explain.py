@@ -1,15 +1,114 @@
-"""kit.explain: errors map to a cause and a fix, and the troubleshooting page is generated from the same catalogue."""
+"""kit.explain: errors map to a cause and a fix, and the troubleshooting page is generated from the same catalogue.
+
+Every client-side failure is produced by the real SDK call that raises it, on loopback only: a host typed with
+https://, a name under .invalid (never resolvable), a closed port, the sandbox's CA left untrusted, a socket that
+never answers, a local proxy that refuses, each credential of a chain unavailable, a token passed as a credential.
+"""
 
 from __future__ import annotations
 
+import ast
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import certifi
 import pytest
+from azure.identity import (
+    AzureCliCredential,
+    AzureDeveloperCliCredential,
+    AzurePowerShellCredential,
+    ClientSecretCredential,
+    DefaultAzureCredential,
+    EnvironmentCredential,
+    ManagedIdentityCredential,
+    SharedTokenCacheCredential,
+    VisualStudioCodeCredential,
+    WorkloadIdentityCredential,
+)
+from azure.iot.hub import IoTHubRegistryManager
+from azure.iot.hub.models import Twin
 
-from kit.explain import CATALOGUE, explain, troubleshooting_markdown
+from kit.explain import CATALOGUE, CLIENT, ENTRA, HUB, explain, troubleshooting_markdown
+from kit.sandbox.cli import main
+from kit.sandbox.connection import Connection
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "troubleshooting.md"
+SCOPE = "https://iothubs.azure.net/.default"
 
+
+def failure(call) -> BaseException:
+    """The exception a call raises (the test fails if it raises none)."""
+    with pytest.raises(Exception) as caught:
+        call()
+    return caught.value
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def loopback_server(answer: bytes | None) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that answers every connection with ``answer`` (an HTTP proxy's reply), or, when
+    ``answer`` is None, accepts nothing and never answers (the kernel still completes the TCP handshake)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(answer or b"")
+
+    if answer is not None:
+        threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def proxy_answer(status: str, *headers: str) -> bytes:
+    return "\r\n".join([f"HTTP/1.1 {status}", *headers, "Content-Length: 0", "Connection: close", "", ""]).encode()
+
+
+@pytest.fixture
+def through_proxy(monkeypatch: pytest.MonkeyPatch):
+    """Send HTTPS through a loopback proxy that answers ``status`` (requests honours HTTPS_PROXY)."""
+
+    @contextmanager
+    def use(status: str, *headers: str) -> Iterator[None]:
+        with loopback_server(proxy_answer(status, *headers)) as port:
+            for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "https_proxy"):
+                monkeypatch.delenv(name, raising=False)
+            monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+            yield
+
+    return use
+
+
+def secret_credential(sandbox: Connection, authority: str | None = None, **kwargs) -> ClientSecretCredential:
+    return ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret, retry_total=0,
+                                  authority=authority or sandbox.authority_host, disable_instance_discovery=True,
+                                  **kwargs)
+
+
+def get_devices(host: str, credential) -> None:
+    IoTHubRegistryManager.from_token_credential(host, credential).get_devices(max_number_of_devices=1)
+
+
+# --- the catalogue and the page ----------------------------------------------------------------------------------
 
 def test_troubleshooting_page_is_generated_from_the_catalogue() -> None:
     assert DOCS.read_text() == troubleshooting_markdown(), (
@@ -22,28 +121,232 @@ def test_every_aadsts_code_is_recognised_in_an_entra_message(entry) -> None:
     message = (f"Authentication failed: {entry.code}: Something went wrong. Trace ID: 1 Correlation ID: 2 "
                "Timestamp: 2026-11-26 10:00:00Z")
     explained = explain(RuntimeError(message))
-    assert explained is not None and explained.code == entry.code
+    assert explained.code == entry.code
 
 
-def test_hub_error_envelope_is_recognised() -> None:
-    body = ('{"Message":"ErrorCode:IotHubUnauthorized;Principal 1234 is not authorized for GET on /twins/d1 due to '
-            'no assigned permissions","ExceptionMessage":"Tracking ID:ab-G:0-TimeStamp:11/26/2026 10:00:00"}')
-    explained = explain(body)
-    assert explained is not None
-    assert explained.code == "IotHubUnauthorized"
-    assert "IoT Hub Data Reader" in explained.fix
+# Codes only real Azure sends, each with why the catalogue explains it anyway.
+REAL_AZURE_ONLY = {
+    "AADSTS70021": "Entra ID's generic federated-credential mismatch, and its answer for a short while right after a "
+                   "federated credential is created (docs/parity.md); the sandbox sends the specific 700211-700213",
+}
+SANDBOX = Path(__file__).resolve().parents[1] / "kit" / "sandbox"
 
 
-def test_client_side_patterns() -> None:
-    assert explain("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed").code == "CERTIFICATE_VERIFY_FAILED"
-    assert explain("TimeoutError: Authorization timeout.").code == "AMQP_AUTH_TIMEOUT"
+def codes_the_sandbox_sends() -> set[str]:
+    """Every AADSTS code and hub error name the sandbox can answer with, read from its own error modules (every
+    ``Aadsts`` and ``ERROR_NUMBERS`` entry) and from each ``Aadsts(...)`` / ``HubError(...)`` written in its source,
+    so a code added anywhere is caught."""
+    from kit.sandbox.hub.errors import ERROR_NUMBERS
+    from kit.sandbox.identity import errors as identity_errors
+
+    codes = {f"AADSTS{value.code}" for value in vars(identity_errors).values()
+             if isinstance(value, identity_errors.Aadsts)}
+    codes |= set(ERROR_NUMBERS)
+    for path in SANDBOX.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None)
+            literals = [arg.value if isinstance(arg, ast.Constant) else None for arg in node.args]
+            if name == "Aadsts" and literals and isinstance(literals[0], int):
+                codes.add(f"AADSTS{literals[0]}")
+            if name == "HubError" and len(literals) >= 2 and isinstance(literals[1], str):
+                codes.add(literals[1])
+    return codes
 
 
-def test_unknown_error_gives_none() -> None:
-    assert explain(ValueError("something else entirely")) is None
+def test_every_code_the_sandbox_sends_has_an_explanation() -> None:
+    explained = {entry.code for section in (ENTRA, HUB) for entry in CATALOGUE[section]}
+    missing = codes_the_sandbox_sends() - explained
+    assert not missing, f"add entries to kit/explain.py CATALOGUE for: {sorted(missing)}"
+
+
+def test_every_service_explanation_belongs_to_a_code_some_service_sends() -> None:
+    explained = {entry.code for section in (ENTRA, HUB) for entry in CATALOGUE[section]}
+    orphans = explained - codes_the_sandbox_sends() - set(REAL_AZURE_ONLY)
+    assert not orphans, f"no service sends {sorted(orphans)}: remove them, or list them in REAL_AZURE_ONLY with why"
+    assert set(REAL_AZURE_ONLY) <= explained
+
+
+def test_an_unknown_error_says_so_in_one_line_with_its_own_message() -> None:
+    explained = explain(ValueError("something else entirely\nsecond line"))
+    assert not explained.known
+    assert str(explained) == "kit.explain has no entry for this ValueError; its message: something else entirely"
+    assert "something else entirely" in explained._repr_markdown_()
 
 
 def test_explanation_renders_in_a_notebook() -> None:
     markdown = explain("AADSTS7000215: Invalid client secret provided.")._repr_markdown_()
     assert markdown.startswith("**AADSTS7000215")
     assert "Secret ID" in markdown
+
+
+def test_amqp_patterns() -> None:
+    assert explain("TimeoutError: Authorization timeout.").code == "AMQP_AUTH_TIMEOUT"
+
+
+# --- client-side failures, each raised by the real SDK call -------------------------------------------------------
+
+def test_hub_host_with_https_scheme(sandbox: Connection, through_proxy) -> None:
+    """The learner's own mistake: ``from_token_credential("https://" + host, ...)``. The SDK prefixes https:// again
+    and asks for a host named 'https'. A refusing loopback proxy keeps the name from reaching any DNS server; without
+    a proxy the same host='https' appears in a name-resolution error."""
+    credential = secret_credential(sandbox)
+    credential.get_token(SCOPE)  # cached: only the hub call goes through the proxy
+    with through_proxy("502 Bad Gateway"):
+        error = failure(lambda: get_devices("https://" + sandbox.hub_host, credential))
+    explained = explain(error)
+    assert "host='https'" in str(error)
+    assert explained.code == "HOST_WITH_SCHEME" and explained.network
+    assert "host name only" in explained.fix
+
+
+def test_host_that_does_not_resolve(sandbox: Connection) -> None:
+    hub = explain(failure(lambda: get_devices("nonexistent.invalid", secret_credential(sandbox))))
+    entra = explain(failure(lambda: secret_credential(sandbox, "https://nonexistent.invalid").get_token(SCOPE)))
+    assert hub.code == entra.code == "DNS_FAILURE"
+    assert "nonexistent.invalid" in entra.message and entra.network
+
+
+def test_connection_refused_when_nothing_listens(sandbox: Connection) -> None:
+    port = closed_port()
+    hub = explain(failure(lambda: get_devices(f"localhost:{port}", secret_credential(sandbox))))
+    entra = explain(failure(lambda: secret_credential(sandbox, f"https://localhost:{port}").get_token(SCOPE)))
+    assert hub.code == entra.code == "CONNECTION_REFUSED"
+    assert "python -m kit.sandbox start" in hub.fix
+
+
+def test_tls_certificate_not_trusted(sandbox: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """certifi's roots alone do not hold the sandbox's CA, as a corporate proxy's CA is missing from them."""
+    entra = explain(failure(lambda: secret_credential(sandbox, connection_verify=certifi.where()).get_token(SCOPE)))
+    credential = secret_credential(sandbox)
+    credential.get_token(SCOPE)  # the token comes while the CA is trusted; then the hub call is made without it
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    hub = explain(failure(lambda: get_devices(sandbox.hub_host, credential)))
+    assert entra.code == hub.code == "CERTIFICATE_VERIFY_FAILED"
+    assert "REQUESTS_CA_BUNDLE" in entra.fix and entra.network
+
+
+def test_timeout_against_a_socket_that_never_answers(sandbox: Connection) -> None:
+    with loopback_server(None) as port:
+        error = failure(lambda: secret_credential(sandbox, f"https://127.0.0.1:{port}", connection_timeout=0.5,
+                                                  read_timeout=0.5).get_token(SCOPE))
+    explained = explain(error)
+    assert explained.code == "TIMEOUT" and explained.network
+
+
+@pytest.mark.parametrize("status", ["403 Forbidden", "407 Proxy Authentication Required"])
+def test_a_proxy_that_refuses(sandbox: Connection, through_proxy, status: str) -> None:
+    with through_proxy(status, 'Proxy-Authenticate: Basic realm="corporate"'):
+        error = failure(lambda: secret_credential(sandbox).get_token(SCOPE))
+    explained = explain(error)
+    assert status.split()[0] in str(error)
+    assert explained.code == "PROXY_REFUSED" and "NO_PROXY" in explained.fix
+
+
+def test_a_token_passed_where_a_credential_is_expected(sandbox: Connection) -> None:
+    token = secret_credential(sandbox).get_token(SCOPE)
+    explained = explain(failure(lambda: get_devices(sandbox.hub_host, token)))
+    assert explained.code == "TOKEN_NOT_CREDENTIAL" and "credential itself" in explained.fix
+
+
+@pytest.fixture
+def nothing_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A machine with no Azure variables, no developer tools on PATH, no cached sign-ins, and a metadata endpoint
+    (IMDS, redirected to loopback) where nothing listens."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("AZURE_", "IDENTITY_", "MSI_", "IMDS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", f"http://127.0.0.1:{closed_port()}")
+
+
+UNAVAILABLE = {
+    "ENVIRONMENT_UNAVAILABLE": lambda: EnvironmentCredential().get_token(SCOPE),
+    "WORKLOAD_IDENTITY_UNAVAILABLE": lambda: WorkloadIdentityCredential().get_token(SCOPE),
+    "MANAGED_IDENTITY_UNAVAILABLE": lambda: ManagedIdentityCredential(retry_total=0).get_token(SCOPE),
+    "SHARED_TOKEN_CACHE_UNAVAILABLE": lambda: SharedTokenCacheCredential().get_token(SCOPE),
+    "VISUAL_STUDIO_CODE_UNAVAILABLE": lambda: VisualStudioCodeCredential().get_token(SCOPE),
+    "AZURE_CLI_UNAVAILABLE": lambda: AzureCliCredential().get_token(SCOPE),
+    "AZURE_POWERSHELL_UNAVAILABLE": lambda: AzurePowerShellCredential().get_token(SCOPE),
+    "AZURE_DEVELOPER_CLI_UNAVAILABLE": lambda: AzureDeveloperCliCredential().get_token(SCOPE),
+}
+
+
+@pytest.mark.parametrize("code", UNAVAILABLE)
+def test_each_link_of_a_chain_when_it_is_unavailable(nothing_configured, code: str) -> None:
+    explained = explain(failure(UNAVAILABLE[code]))
+    assert explained.code == code and explained.section == CLIENT
+
+
+def test_a_chain_of_unavailable_credentials_names_the_fix_for_each(nothing_configured) -> None:
+    explained = explain(failure(lambda: DefaultAzureCredential(retry_total=0).get_token(SCOPE)))
+    assert explained.code == "CREDENTIAL_CHAIN"
+    named = {detail.split(":", 1)[0]: detail for detail in explained.details}
+    assert {"EnvironmentCredential", "WorkloadIdentityCredential", "ManagedIdentityCredential",
+            "AzureCliCredential", "AzurePowerShellCredential", "AzureDeveloperCliCredential"} <= set(named)
+    assert "az login" in named["AzureCliCredential"]
+    assert "AZURE_FEDERATED_TOKEN_FILE" not in named["EnvironmentCredential"]
+    assert "prepare_managed_identity" in named["ManagedIdentityCredential"]
+    assert all(line in str(explained) for line in explained.details)
+
+
+def test_a_wrong_secret_in_a_chain_is_the_cause_not_the_chain(sandbox: Connection, nothing_configured,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"AZURE_TENANT_ID": sandbox.tenant_id, "AZURE_CLIENT_ID": sandbox.client_id,
+                        "AZURE_CLIENT_SECRET": "wrong", "AZURE_AUTHORITY_HOST": sandbox.authority_host}.items():
+        monkeypatch.setenv(name, value)
+    error = failure(lambda: DefaultAzureCredential(disable_instance_discovery=True, retry_total=0).get_token(SCOPE))
+    assert explain(error).code == "AADSTS7000215"
+
+
+# --- 401 IotHubUnauthorized: the hub's message, the data action, the smallest role ------------------------------
+
+@pytest.fixture
+def app_with_role(sandbox: Connection, capsys: pytest.CaptureFixture[str]):
+    created = []
+
+    def create(role: str) -> ClientSecretCredential:
+        main(["app", "create", "--name", f"explain-{len(created)}", "--role", role, "--state-dir", sandbox.state_dir])
+        app = json.loads(capsys.readouterr().out)
+        created.append(app["client_id"])
+        return ClientSecretCredential(sandbox.tenant_id, app["client_id"], app["client_secret"],
+                                      authority=sandbox.authority_host, disable_instance_discovery=True)
+
+    yield create
+    for client_id in created:
+        main(["app", "delete", "--app", client_id, "--state-dir", sandbox.state_dir])
+
+
+def test_a_reader_that_writes_a_twin_is_told_twin_contributor(sandbox: Connection, app_with_role) -> None:
+    registry = IoTHubRegistryManager.from_token_credential(sandbox.hub_host, app_with_role("IoT Hub Data Reader"))
+    error = failure(lambda: registry.update_twin("thermostat-a-1", Twin(tags={"x": 1}), "*"))
+    explained = explain(error)
+    assert str(error).startswith("Operation returned an invalid status code 'Unauthorized'")
+    assert explained.code == "IotHubUnauthorized"
+    assert "is not authorized for PATCH on /twins/thermostat-a-1" in explained.message
+    assert "Microsoft.Devices/IotHubs/twins/write" in explained.cause
+    assert explained.fix.startswith("Assign 'IoT Hub Twin Contributor'")
+
+
+def test_a_registry_contributor_that_queries_twins_is_told_data_reader(sandbox: Connection, app_with_role) -> None:
+    registry = IoTHubRegistryManager.from_token_credential(sandbox.hub_host,
+                                                           app_with_role("IoT Hub Registry Contributor"))
+    from azure.iot.hub.models import QuerySpecification
+
+    explained = explain(failure(lambda: registry.query_iot_hub(QuerySpecification(query="SELECT * FROM devices"))))
+    assert "twins/read" in explained.cause and "POST /devices/query" in explained.cause
+    assert explained.fix.startswith("Assign 'IoT Hub Data Reader'")
+    assert "Data Contributor" in explained.fix  # the widest role is named as the alternative
+
+
+def test_a_role_for_a_direct_method_is_data_contributor() -> None:
+    message = "ErrorCode:IotHubUnauthorized;Principal 1 is not authorized for POST on /twins/d1/methods due to no " \
+              "assigned permissions"
+    explained = explain(message)
+    assert explained.fix.startswith("Assign 'IoT Hub Data Contributor'")
+    assert "(or" not in explained.fix
+

@@ -73,7 +73,7 @@ class QueryFailure:
         position = _POSITION.search(self.message)
         self.line, self.column = (int(position.group(1)), int(position.group(2))) if position else (None, None)
         explanation = explain(error) if self.code != "ArgumentInvalid" else None
-        self.fix = f"{explanation.title}. {explanation.fix}" if explanation else ""
+        self.fix = f"{explanation.title}. {explanation.fix}" if explanation and explanation.known else ""
 
     @property
     def heading(self) -> str:
