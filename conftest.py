@@ -17,6 +17,8 @@ from kit.sandbox import process
 from kit.sandbox.paths import STATE_DIR_ENV
 from kit.settings import SETTINGS_FILE_ENV
 
+pytest_plugins = ["tests.notebook_runs"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
@@ -33,6 +35,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the browser tests last. Playwright's sync API keeps an event loop on the main thread while its browser
-    is open (a session fixture), which would break every later test that calls ``asyncio.run``."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    """Run the tests that read the notebooks' outputs after the notebooks, and the browser tests last. Playwright's
+    sync API keeps an event loop on the main thread while its browser is open (a session fixture), which would break
+    every later test that calls ``asyncio.run``."""
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None,
+                                 item.get_closest_marker("after_notebooks") is not None))

@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 from azure.identity import ClientSecretCredential
+from msrest.exceptions import HttpOperationError
 
 from kit import clients
 
@@ -31,16 +32,19 @@ def test_bad_hosts_name_the_field_and_the_fix(host, fragment):
 
 
 def test_all_five_clients_work_against_the_sandbox(sandbox, credential):
+    """One authenticated call with each client, answered by the hub (a refused token or a wrong route would raise)."""
     with clients.closing(clients.registry_manager(sandbox.hub_host, credential)) as registry:
         assert registry.get_twin("thermostat-a-1").device_id == "thermostat-a-1"
     with clients.closing(clients.job_manager(sandbox.hub_host, credential)) as jobs:
-        assert jobs.protocol.config.base_url == f"https://{sandbox.hub_host}"
+        assert jobs.query_scheduled_jobs(None, None).type == "jobResponse"
     with clients.closing(clients.configuration_manager(sandbox.hub_host, credential)) as configurations:
-        assert configurations.protocol is not None
+        assert isinstance(configurations.get_configurations(max_count=10), list)
     with clients.closing(clients.http_runtime_manager(sandbox.hub_host, credential)) as runtime:
-        assert runtime.protocol is not None
+        with pytest.raises(HttpOperationError) as no_lock:  # a lock token that holds nothing: the hub's own 412
+            runtime.complete_feedback_notification("3f0c8f0e-0000-4000-8000-000000000000")
+        assert no_lock.value.response.headers["iothub-errorcode"] == "DeviceMessageLockLost"
     with clients.closing(clients.digital_twin_client(sandbox.hub_host, credential)) as digital_twins:
-        assert digital_twins.protocol is not None
+        assert digital_twins.get_digital_twin("thermostat-c-1")["$metadata"]["$model"].startswith("dtmi:")
     assert registry.amqp_svc_client is None
 
 

@@ -6,12 +6,15 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import jwt
 import pytest
 
 from kit import credentials
 from kit.sandbox.cli import environment
+from kit.sandbox.db import Database
+from kit.sandbox.identity import seed
 from kit.settings import SandboxOnlyError, Settings
 
 SCOPE = "https://iothubs.azure.net/.default"
@@ -46,7 +49,13 @@ def test_managed_identity(sandbox, clean_env, protocol):
 
 def test_chained_and_device_code(sandbox, clean_env):
     settings = Settings.from_sandbox(sandbox, credential_kind="chained")
-    assert claims_of(credentials.build(settings))["appid"] != sandbox.client_id  # the managed identity answered
+    db = Database.in_state_dir(Path(sandbox.state_dir))
+    try:
+        managed_identity = seed.system_assigned_identity(db)
+    finally:
+        db.close()
+    chained = claims_of(credentials.build(settings))
+    assert (chained["appid"], chained["oid"]) == (managed_identity.client_id, managed_identity.object_id)
     user = credentials.device_code(settings, prompt_callback=lambda *a: None, retry_total=0)
     assert claims_of(user)["upn"].startswith("learner@")
 

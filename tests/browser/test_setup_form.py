@@ -7,7 +7,7 @@ from typing import get_args
 import pytest
 
 from kit.sandbox.connection import Connection
-from kit.settings import CredentialKind
+from kit.settings import CredentialKind, settings_values
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,9 @@ def test_settings_form_renders_validates_and_checks_connectivity(lab, sandbox: C
         assert field(form, label).input_value() == value
     kind = form.locator(".widget-dropdown", has=form.page.locator("label", has_text="Credential")).locator("select")
     assert kind.is_visible()
-    assert kind.input_value() in get_args(CredentialKind)  # the kind saved earlier in the session, if any
+    saved_kind = settings_values().get("credential_kind") or "client_secret"  # saved earlier in the session, if any
+    assert saved_kind in get_args(CredentialKind)
+    assert kind.input_value() == saved_kind
 
     button = form.get_by_role("button", name="Check and save")
     field(form, "Hub host").fill(f"https://{sandbox.hub_host}")

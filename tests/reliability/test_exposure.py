@@ -7,7 +7,8 @@ or a notebook's output.
 * After token requests of every kind, hub calls with bearer and SAS tokens, and refused bad tokens, its log holds
   no secret, no JWT and no SAS signature; the same scan covers the session sandbox's log and every sandbox's log
   this run started.
-* Every notebook, executed with its outputs kept, shows no secret, JWT or SAS signature in any output.
+* Every notebook shows no secret, JWT or SAS signature in any output: the scan reads the outputs of the notebook
+  run nbval made in this session (it runs after the notebooks), and executes only the notebooks nbval did not run.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from kit.sandbox.db import Database
 from kit.sandbox.hub import sas
 from kit.sandbox.paths import DATABASE_FILE, LOG_FILE, SECRETS_DIR, STATE_DIR_ENV, TLS_DIR
 from kit.settings import SETTINGS_FILE_ENV
+from tests import notebook_runs
 from tests.reliability.reporting import SANDBOX_FOLDERS, leaks, report
 from tests.sandbox.hub.conftest import HubHttp, credential_for
 
@@ -153,26 +155,27 @@ def test_no_secret_or_token_in_sandbox_logs(sandbox, private_sandbox):
     assert not found, found
 
 
-async def _execute_notebooks(paths: list[Path], env: dict[str, str]) -> list[nbformat.NotebookNode]:
-    """Run the notebooks one after the other in kernels with ``env``, keeping every output (errors included)."""
-    executed = []
+async def _execute_notebooks(paths: list[Path], env: dict[str, str]) -> dict[Path, dict[int, list[dict]]]:
+    """Run the notebooks one after the other in kernels with ``env``, keeping every output (errors included); return
+    the outputs by notebook and code cell number, for the cells that ran."""
+    executed = {}
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
         client = NotebookClient(notebook, timeout=NOTEBOOK_CELL_TIMEOUT_S, allow_errors=True, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         await client.async_execute(env=env)
-        executed.append(notebook)
+        code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        executed[path] = {number: cell.outputs for number, cell in enumerate(code_cells)
+                          if cell.execution_count is not None}
     return executed
 
 
-@pytest.mark.slow
-def test_no_secret_or_token_in_notebook_outputs(private_sandbox, tmp_path):
-    """The notebooks run in two lanes, each against a sandbox of its own (and its own settings file), so they
-    neither wait for each other nor leave devices behind for the notebook run that nbval makes."""
-    notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
-    if not notebooks:
-        pytest.skip("no notebooks yet")
-    lanes = [notebooks[0::2], notebooks[1::2]]
+def _execute_in_two_lanes(paths: list[Path], private_sandbox, tmp_path: Path
+                          ) -> tuple[dict[Path, dict[int, list[dict]]], list[str]]:
+    """The notebooks nbval did not run in this session, run in two lanes, each against a sandbox of its own (and its
+    own settings file), so they neither wait for each other nor leave devices behind in the session's sandbox.
+    Returns their outputs and the secrets of those sandboxes."""
+    lanes = [lane for lane in (paths[0::2], paths[1::2]) if lane]
     envs, secrets = [], []
     for index in range(len(lanes)):
         conn = private_sandbox()
@@ -180,20 +183,57 @@ def test_no_secret_or_token_in_notebook_outputs(private_sandbox, tmp_path):
         envs.append({**os.environ, STATE_DIR_ENV: conn.state_dir,
                      SETTINGS_FILE_ENV: str(tmp_path / f"settings-{index}.json")})
 
-    async def run_lanes() -> list[list[nbformat.NotebookNode]]:
+    async def run_lanes() -> list[dict[Path, dict[int, list[dict]]]]:
         return await asyncio.gather(*(_execute_notebooks(lane, env) for lane, env in zip(lanes, envs)))
 
+    executed: dict[Path, dict[int, list[dict]]] = {}
+    for lane in asyncio.run(run_lanes()) if lanes else []:
+        executed.update(lane)
+    return executed, secrets
+
+
+def cells_not_run(path: Path, executed: dict[int, list[dict]]) -> list[int]:
+    """The code cells of the notebook that have no recorded run: the notebook stopped early, or a cell was skipped."""
+    code_cells = [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    return [number for number in range(len(code_cells)) if number not in executed]
+
+
+def test_the_notebook_scan_notices_cells_that_did_not_run():
+    setup = REPO / "notebooks" / "00_setup_check.ipynb"
+    code_cells = sum(cell.cell_type == "code" for cell in nbformat.read(setup, as_version=4).cells)
+    assert code_cells > 3
+    assert cells_not_run(setup, {number: [] for number in range(code_cells)}) == []
+    assert cells_not_run(setup, {0: [], 1: []}) == list(range(2, code_cells))  # stopped after its second cell
+
+
+@pytest.mark.slow
+@pytest.mark.after_notebooks
+def test_no_secret_or_token_in_notebook_outputs(sandbox, private_sandbox, tmp_path):
+    """Every output of every notebook, as nbval produced it in this session against the session's sandbox (the
+    notebooks nbval did not run here, e.g. in ``pytest tests/reliability``, are executed for the scan). Every code
+    cell must have run: a scan of a notebook that stopped early would prove nothing about the rest."""
+    notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
+    assert notebooks, "no notebooks to scan"
+    executed = {path: notebook_runs.EXECUTED[path] for path in notebooks if path in notebook_runs.EXECUTED}
+    from_nbval = len(executed)
+    extra, secrets = _execute_in_two_lanes([path for path in notebooks if path not in executed], private_sandbox,
+                                           tmp_path)
+    executed.update(extra)
+    secrets += secrets_of(sandbox)
+
     found: dict[str, list[str]] = {}
+    not_run = {path.name: cells_not_run(path, executed[path]) for path in notebooks}
     outputs = 0
-    for lane, executed in zip(lanes, asyncio.run(run_lanes())):
-        for path, notebook in zip(lane, executed):
-            for cell in notebook.cells:
-                for output in cell.get("outputs", []):
-                    outputs += 1
-                    hits = leaks(json.dumps(output), secrets)
-                    if hits:
-                        found.setdefault(path.name, []).extend(hits)
-    report(SECTION, f"notebook outputs: {len(notebooks)} notebooks executed, {outputs} outputs scanned, "
-                    f"secrets or tokens found: {sum(map(len, found.values()))}")
+    for path, cells in executed.items():
+        for cell_outputs in cells.values():
+            for output in cell_outputs:
+                outputs += 1
+                hits = leaks(json.dumps(output), secrets)
+                if hits:
+                    found.setdefault(path.name, []).extend(hits)
+    report(SECTION, f"notebook outputs: {len(notebooks)} notebooks ({from_nbval} from this session's nbval run, "
+                    f"{len(extra)} executed for the scan), {sum(map(len, executed.values()))} code cells run, "
+                    f"{outputs} outputs scanned, secrets or tokens found: {sum(map(len, found.values()))}")
+    assert {name: cells for name, cells in not_run.items() if cells} == {}, "code cells that did not run"
     assert outputs > 0
     assert not found, found

@@ -48,6 +48,7 @@ from azure.iot.hub.models import (
     Twin,
     TwinProperties,
 )
+from msrest.exceptions import HttpOperationError
 
 from kit.sandbox.connection import Connection
 from tests.sandbox.hub.conftest import (
@@ -145,7 +146,8 @@ def test_registry_manager_devices_and_modules(registry: Exercised, new_id: Calla
     assert registry.get_module(sas_id, "m-ca").authentication.type == "certificateAuthority"
     assert sorted(m.module_id for m in registry.get_modules(sas_id)) == ["m-ca", "m-sas", "m-x509"]
 
-    assert registry.delete_module(sas_id, "m-x509") is None
+    assert registry.delete_module(sas_id, "m-x509") is None  # 204: the SDK returns nothing, so look again
+    assert sorted(m.module_id for m in registry.get_modules(sas_id)) == ["m-ca", "m-sas"]
     bulk_id = new_id("cat-bulk")
     bulk = registry.bulk_create_or_update_devices([ExportImportDevice(id=bulk_id, import_mode="create")])
     assert isinstance(bulk, BulkRegistryOperationResult) and bulk.is_successful and bulk.errors == []
@@ -155,6 +157,9 @@ def test_registry_manager_devices_and_modules(registry: Exercised, new_id: Calla
     assert isinstance(registry.get_service_statistics(), ServiceStatistics)
     for device_id in (sas_id, x509_id, ca_id, bulk_id):
         assert registry.delete_device(device_id) is None
+        with pytest.raises(HttpOperationError) as gone:
+            registry.get_device(device_id)
+        assert gone.value.response.status_code == 404
 
     exercise_twins_and_query(registry, new_id)
     exercise_direct_methods(registry, new_id)
@@ -218,7 +223,9 @@ def test_registry_manager_cloud_to_device_and_feedback(sandbox: Connection, regi
     assert found[message_id]["statusCode"] == "Success"
     assert runtime.abandon_feedback_notification(reply.headers["ETag"].strip('"')) is None
     again, _ = wait_for_feedback(hub, {message_id})
+    assert again.headers["iothub-deliverycount"] == "2"  # abandoned: handed out again
     assert runtime.complete_feedback_notification(again.headers["ETag"].strip('"')) is None
+    assert message_id not in {r["originalMessageId"] for r in drain_feedback(hub)}  # completed: gone
     assert registry.called == {"send_c2d_message"} and runtime.not_called() == set()
 
 
@@ -272,10 +279,15 @@ def test_configuration_manager(sandbox: Connection, contributor_credential, toke
         assert tested.target_condition_error in (None, "") and not any(tested.custom_metric_query_errors.values())
     finally:
         assert configurations.delete_configuration(config_id) is None
+    with pytest.raises(HttpOperationError) as gone:
+        configurations.get_configuration(config_id)
+    assert gone.value.response.status_code == 404
 
     token_registry.create_device_with_sas(scratch_device, None, None, "enabled", iot_edge=True)
     content = ConfigurationContent(modules_content={"$edgeAgent": {"properties.desired": {"schemaVersion": "1.1"}}})
     assert configurations.apply_configuration_on_edge_device(scratch_device, content) is None  # 204
+    edge_agent = token_registry.get_module_twin(scratch_device, "$edgeAgent")
+    assert edge_agent.properties.desired["schemaVersion"] == "1.1"
     assert configurations.not_called() == set()
 
 
@@ -285,6 +297,8 @@ def test_digital_twin_client(sandbox: Connection, contributor_credential, contro
     assert twin["$dtId"] == PNP_THERMOSTAT and twin["$metadata"]["$model"].startswith("dtmi:")
     assert twins.update_digital_twin(PNP_THERMOSTAT, [{"op": "add", "path": "/targetTemperature",
                                                        "value": 21}]) is None  # 202
+    target = twins.get_digital_twin(PNP_THERMOSTAT)["$metadata"]["targetTemperature"]
+    assert target["desiredValue"] == 21
     report = twins.invoke_command(PNP_THERMOSTAT, "getMaxMinReport", {}, connect_timeout_in_seconds=5,
                                   response_timeout_in_seconds=10)
     assert {"maxTemp", "minTemp", "avgTemp"} <= set(report)

@@ -53,7 +53,11 @@ def test_app_lifecycle(sandbox, authority, tmp_path):
     admin(sandbox, "role", "assign", "--principal", "reader", "--role", "iot hub twin contributor")
     roles = {r["role"] for r in admin(sandbox, "role", "list", "--principal", "reader")}
     assert roles == {"IoT Hub Data Reader", "IoT Hub Twin Contributor"}
-    assert admin(sandbox, "role", "remove", "--principal", "reader", "--role", "IoT Hub Twin Contributor")["removed"]
+    removed = admin(sandbox, "role", "remove", "--principal", "reader", "--role", "IoT Hub Twin Contributor")
+    assert removed["removed"] is True and removed["principal_id"] == app["object_id"]
+    assert {r["role"] for r in admin(sandbox, "role", "list", "--principal", "reader")} == {"IoT Hub Data Reader"}
+    again = admin(sandbox, "role", "remove", "--principal", "reader", "--role", "IoT Hub Twin Contributor")
+    assert again["removed"] is False  # nothing left to remove
     assert "not an IoT Hub data role" in admin(sandbox, "role", "assign", "--principal", "reader", "--role", "Owner",
                                                ok=False)
 
@@ -62,7 +66,8 @@ def test_app_lifecycle(sandbox, authority, tmp_path):
         ClientSecretCredential(sandbox.tenant_id, app["client_id"], fresh["client_secret"], **authority).get_token(
             IOT_HUB_SCOPE)
     admin(sandbox, "app", "delete", "--app", "reader")
-    assert admin(sandbox, "role", "list", "--principal", app["object_id"], ok=False)
+    refused = admin(sandbox, "role", "list", "--principal", app["object_id"], ok=False)
+    assert app["object_id"] in refused and "Traceback" not in refused, refused
     with pytest.raises(ClientAuthenticationError, match="AADSTS700016"):
         ClientSecretCredential(sandbox.tenant_id, app["client_id"], fresh["client_secret"], **authority).get_token(
             IOT_HUB_SCOPE)

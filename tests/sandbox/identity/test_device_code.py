@@ -34,7 +34,13 @@ def test_polling_first_pending_then_tokens_and_refresh(sandbox, http):
     assert {"access_token", "refresh_token", "id_token", "client_info", "scope"} <= tokens.keys()
     refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "scope": IOT_HUB_SCOPE,
                "client_id": directory.DEVELOPER_CLIENT_ID}
-    assert http.post(f"{base}/token", data=refresh).json()["access_token"]
+    first = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    refreshed = jwt.decode(http.post(f"{base}/token", data=refresh).json()["access_token"],
+                           options={"verify_signature": False})
+    same_person = ("aud", "tid", "oid", "upn", "appid", "appidacr", "scp")
+    assert {claim: refreshed[claim] for claim in same_person} == {claim: first[claim] for claim in same_person}
+    assert refreshed["upn"] == f"learner@{sandbox.tenant_domain}" and refreshed["aud"] == "https://iothubs.azure.net"
+    assert refreshed["iat"] >= first["iat"] and refreshed["exp"] > refreshed["iat"]
     assert_entra_error(http.post(f"{base}/token", data=poll), 400, 70018, "bad_verification_code")
     refresh["refresh_token"] = "1.Anot-a-real-token"
     assert_entra_error(http.post(f"{base}/token", data=refresh), 400, 9002313, "invalid_grant")
