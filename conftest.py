@@ -3,6 +3,10 @@
 ``KIT_SANDBOX_DIR`` and ``KIT_SETTINGS_FILE`` point into a scratch folder before anything runs, so the tests'
 fixtures and the notebooks (run by nbval in kernels that inherit this environment) share one sandbox, and neither
 touches the learner's own state or settings. The session's sandbox is stopped at the end, whoever started it.
+
+The one exception is the notebooks' Azure mode (``tests/test_notebooks_azure_mode.py``): it runs pytest again with
+``KIT_NOTEBOOK_MODE=azure`` and an environment of its own (real-Azure settings, an empty sandbox folder), which
+this file then leaves as it is.
 """
 
 from __future__ import annotations
@@ -19,9 +23,16 @@ from kit.settings import SETTINGS_FILE_ENV
 
 pytest_plugins = ["tests.notebook_runs"]
 
+NOTEBOOK_MODE_ENV = "KIT_NOTEBOOK_MODE"
+
+
+def azure_mode() -> bool:
+    """Whether this pytest runs the notebooks as a learner on real Azure would (see the module docstring)."""
+    return os.environ.get(NOTEBOOK_MODE_ENV) == "azure"
+
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") or azure_mode():
         return
     scratch = Path(tempfile.mkdtemp(prefix="kit-tests-"))
     os.environ[STATE_DIR_ENV] = str(scratch / "sandbox")
@@ -30,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if os.environ.get(STATE_DIR_ENV):
+    if os.environ.get(STATE_DIR_ENV) and not azure_mode():
         process.stop(os.environ[STATE_DIR_ENV])
 
 
