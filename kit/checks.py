@@ -147,6 +147,27 @@ def _take_last_error() -> BaseException | None:
     return error or None
 
 
+def chain_links(credential: Any) -> list[str]:
+    """The class names of a credential's links, depth first (a chain inside a chain included)."""
+    inner = getattr(credential, "credentials", None)
+    if inner is None:
+        return [type(credential).__name__]
+    return [name for link in inner for name in chain_links(link)]
+
+
+def production_chain(credential: Any) -> list[str]:
+    """No link of the credential answers as a developer or a person (``kit.credentials.DEVELOPER_CREDENTIALS``):
+    in production it can only be the workload's own identity. Returns the links' names."""
+    links = chain_links(credential)
+    developer = [name for name in links if name in credentials.DEVELOPER_CREDENTIALS]
+    if developer:
+        could = "; ".join(f"{name} ({credentials.DEVELOPER_CREDENTIALS[name]})" for name in developer)
+        raise CheckFailed(f"A developer credential could answer: {could}.",
+                          "Build the chain with kit.credentials.production(), or use DefaultAzureCredential("
+                          "require_envvar=True) with AZURE_TOKEN_CREDENTIALS=prod in the deployment's environment.")
+    return links
+
+
 @dataclass(frozen=True)
 class Connectivity:
     """What the connectivity check saw: who got the token, and what the hub answered."""

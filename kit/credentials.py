@@ -16,6 +16,7 @@ factory such as :func:`client_secret`, which does exactly that.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -236,6 +237,94 @@ def device_code(settings: Settings, client_id: str | None = None, **kwargs: Any)
     if client_id:
         kwargs["client_id"] = client_id
     return DeviceCodeCredential(tenant_id=settings.tenant_id, **authority_kwargs(settings), **kwargs)
+
+
+# --- the production chain --------------------------------------------------------------------------------------
+
+# Credentials that answer as a developer or a person. Each one, left in a deployed service's chain, could answer when
+# the workload identity is missing, and the service would then run with someone's own rights:
+DEVELOPER_CREDENTIALS = {
+    # whoever last ran `az login` / `Connect-AzAccount` / `azd auth login` on the machine (an admin on a build agent
+    # or a jump box): the service would act with that person's rights, and they run a subprocess (10 s timeout).
+    "AzureCliCredential": "the account of the last `az login` on this machine",
+    "AzurePowerShellCredential": "the account of the last `Connect-AzAccount` on this machine",
+    "AzureDeveloperCliCredential": "the account of the last `azd auth login` on this machine",
+    # a developer's sign-in cached on the machine by an editor or a Microsoft tool.
+    "VisualStudioCodeCredential": "a developer's Visual Studio Code sign-in",
+    "SharedTokenCacheCredential": "an account cached by Microsoft developer tools",
+    "BrokerCredential": "the Windows account signed in to the machine (WAM)",
+    # a person at a keyboard: a headless service would wait for a sign-in that never comes.
+    "InteractiveBrowserCredential": "a person signing in through a browser",
+    "InteractiveBrowserBrokerCredential": "a person signing in through the Windows broker",
+    "DeviceCodeCredential": "a person entering a code on a web page",
+    "UsernamePasswordCredential": "a person's password",
+}
+WORKLOAD_IDENTITY_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE",
+                               "AZURE_AUTHORITY_HOST")
+Deployment = Literal["workload_identity", "managed_identity"]
+
+
+def production(managed_identity_client_id: str | None = None, **kwargs: Any) -> ChainedTokenCredential:
+    """The chain a deployed service runs with: the workload identity where the platform set one up (AKS: its webhook
+    injects ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_FEDERATED_TOKEN_FILE``, ``AZURE_AUTHORITY_HOST``), then
+    the managed identity of the VM, App Service or Function (``managed_identity_client_id`` picks a user-assigned
+    one; None means system-assigned). It reads only what the platform provides, so the same code runs everywhere.
+
+    Left out, and what each exclusion prevents:
+
+    * every credential of :data:`DEVELOPER_CREDENTIALS` (Azure CLI, PowerShell, azd, VS Code, cached and interactive
+      sign-ins): where the workload identity is missing, the service would otherwise run as whoever signed in on
+      the machine, or hang waiting for a person;
+    * ``EnvironmentCredential``: a client secret in the environment. A stale ``AZURE_CLIENT_SECRET`` on a host would
+      win over the workload identity (or stop the chain with AADSTS7000215, notebook 02), and a secret is one more
+      thing to leak and rotate.
+
+    ``WorkloadIdentityCredential`` cannot be built without its variables, so it joins the chain only where they are
+    set, as in ``DefaultAzureCredential``. The SDK's own pared-down form is ``DefaultAzureCredential(
+    require_envvar=True)`` with ``AZURE_TOKEN_CREDENTIALS=prod`` (azure-identity 1.27: Environment, WorkloadIdentity
+    and ManagedIdentity only; ``require_envvar`` makes a deployment that forgot the variable fail at start-up instead
+    of falling back to developer credentials). ``kit.checks.production_chain`` accepts both."""
+    links: list[TokenCredential] = []
+    if os.environ.get("AZURE_FEDERATED_TOKEN_FILE"):
+        links.append(WorkloadIdentityCredential(**kwargs))
+    links.append(ManagedIdentityCredential(client_id=managed_identity_client_id, **kwargs))
+    return ChainedTokenCredential(*links)
+
+
+def simulate_deployment(conn: Connection, deployment: Deployment) -> list[str]:
+    """Make this process look like a deployment, on the sandbox: every ``AZURE_*`` and managed-identity variable
+    cleared, the VM's metadata endpoint (IMDS) redirected to the sandbox, and for ``workload_identity`` the four
+    variables AKS's webhook injects into a pod. Returns the names set (never the values)."""
+    if deployment not in ("workload_identity", "managed_identity"):
+        raise ValueError(f"deployment: '{deployment}' is neither 'workload_identity' nor 'managed_identity'.")
+    for name in [name for name in os.environ if name.startswith("AZURE_")]:
+        del os.environ[name]
+    names = list(prepare_managed_identity(conn, "imds"))
+    if deployment == "workload_identity":
+        os.environ.update(dict(zip(WORKLOAD_IDENTITY_VARIABLES, (conn.tenant_id, conn.client_id,
+                                                                 conn.federated_token_file, conn.authority_host))))
+        names += WORKLOAD_IDENTITY_VARIABLES
+    return sorted(names)
+
+
+def which_link(credential: TokenCredential, *scopes: str) -> tuple[Any, str]:
+    """A token from a chain and the name of the credential that answered, read from the line azure-identity logs
+    at INFO ("... acquired a token from <name>")."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("azure.identity")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        token = credential.get_token(*scopes)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    answered = [record.args[-1] for record in records
+                if record.msg == "%s acquired a token from %s" and isinstance(record.args, tuple)]
+    return token, answered[-1] if answered else type(credential).__name__
 
 
 FACTORIES: dict[str, Callable[..., TokenCredential]] = {

@@ -13,6 +13,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from kit.sandbox.hub.permissions import OPERATIONS
 from kit.sandbox.hub.rbac import BUILT_IN_ROLES, Role
@@ -60,6 +61,10 @@ class Explanation:
         lines = [f"{self.code}: {self.title}", f"  cause: {self.cause}", f"  fix:   {self.fix}"]
         lines += [f"         {detail}" for detail in self.details]
         return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text form: the same as ``str``, so a text front end does not repeat the message."""
+        printer.text(str(self))
 
     def _repr_markdown_(self) -> str:
         if not self.known:
@@ -346,16 +351,16 @@ CATALOGUE: dict[str, list[Entry]] = {
         Entry("AZURE_POWERSHELL_UNAVAILABLE", "Azure PowerShell not installed or not signed in",
               "AzurePowerShellCredential needs PowerShell with the Az.Accounts module and Connect-AzAccount.",
               "Install PowerShell and Az.Accounts and run Connect-AzAccount, or use another credential.",
-              r"PowerShell is not installed|Az.Account module|Connect-AzAccount"),
+              r"PowerShell is not installed|Az.Account module|Please run 'Connect-AzAccount'"),
         Entry("AZURE_DEVELOPER_CLI_UNAVAILABLE", "Azure Developer CLI not installed or not signed in",
               "AzureDeveloperCliCredential runs azd; it is not on PATH or nobody ran 'azd auth login'.",
               "Install azd and run azd auth login, or use another credential.",
-              r"Azure Developer CLI could not be found|azd auth login"),
+              r"Azure Developer CLI could not be found|Please run 'azd auth login'"),
         Entry("BROKER_UNAVAILABLE", "No sign-in broker on this machine",
               "The broker credential uses the Windows account manager (WAM) through azure-identity-broker, which "
               "is not installed or not available on this system.",
               "Use another credential; on Windows install azure-identity-broker.",
-              r"InteractiveBrowserBrokerCredential unavailable|BrokerCredential"),
+              r"InteractiveBrowserBrokerCredential unavailable|'azure-identity-broker' package is required to use"),
         Entry("AMQP_AUTH_TIMEOUT", "Cloud-to-device send timed out during authorisation",
               "uamqp could not complete TLS or the token exchange on port 5671 (often the CA is not trusted by "
               "OpenSSL, or no AMQP listener is there).",

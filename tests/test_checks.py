@@ -200,3 +200,25 @@ def test_connectivity_names_an_unreachable_hub(sandbox: Connection) -> None:
     with pytest.raises(checks.CheckFailed, match=r"Could not reach the hub \(nonexistent.invalid\)") as failure:
         checks.connectivity(settings)
     assert failure.value.hint.startswith("Host name does not resolve") and "data role" not in failure.value.hint
+
+
+def test_the_production_self_check_fails_when_a_developer_credential_could_answer(monkeypatch) -> None:
+    from azure.identity import AzureCliCredential, ChainedTokenCredential, DefaultAzureCredential
+    from azure.identity import ManagedIdentityCredential as Managed
+
+    monkeypatch.delenv("AZURE_TOKEN_CREDENTIALS", raising=False)
+    with pytest.raises(checks.CheckFailed, match=r"AzureCliCredential \(the account of the last `az login`"):
+        checks.production_chain(DefaultAzureCredential())
+    with pytest.raises(checks.CheckFailed, match="AzureCliCredential") as failure:
+        checks.production_chain(ChainedTokenCredential(Managed(), ChainedTokenCredential(AzureCliCredential())))
+    assert "AZURE_TOKEN_CREDENTIALS=prod" in failure.value.hint
+    with pytest.raises(ValueError, match="AZURE_TOKEN_CREDENTIALS"):
+        DefaultAzureCredential(require_envvar=True)  # a deployment that forgot the variable fails at start-up
+
+
+def test_default_azure_credential_with_prod_passes_the_self_check(monkeypatch) -> None:
+    from azure.identity import DefaultAzureCredential
+
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "prod")
+    links = checks.production_chain(DefaultAzureCredential(require_envvar=True))
+    assert links[0] == "EnvironmentCredential" and links[-1] == "ManagedIdentityCredential" and len(links) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,8 +12,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from kit import credentials
-from kit.sandbox.cli import environment
+from kit import checks, credentials
+from kit.sandbox.cli import environment, main
 from kit.sandbox.db import Database
 from kit.sandbox.identity import seed
 from kit.settings import SandboxOnlyError, Settings
@@ -127,3 +128,35 @@ def test_unmodified_default_azure_credential_with_kit_env_variables(sandbox):
             pass
     assert "TOKEN-OK True" in done.stdout, done.stderr
     assert attempts == []
+
+
+@pytest.fixture
+def user_assigned(sandbox, capsys):
+    main(["app", "create", "--managed-identity", "--name", "production-identity", "--role", "IoT Hub Data Reader",
+          "--state-dir", sandbox.state_dir])
+    identity = json.loads(capsys.readouterr().out)
+    yield identity["client_id"]
+    main(["app", "delete", "--app", identity["client_id"], "--state-dir", sandbox.state_dir])
+
+
+@pytest.mark.parametrize(("deployment", "answers"), [("workload_identity", "WorkloadIdentityCredential"),
+                                                      ("managed_identity", "ManagedIdentityCredential")])
+def test_the_production_chain_answers_with_the_deployments_identity(sandbox, clean_env, user_assigned,
+                                                                    deployment, answers):
+    names = credentials.simulate_deployment(sandbox, deployment)
+    assert ("AZURE_FEDERATED_TOKEN_FILE" in names) == (deployment == "workload_identity")
+    chain = credentials.production(managed_identity_client_id=user_assigned, retry_total=0)
+    token, link = credentials.which_link(chain, SCOPE)
+    claims = jwt.decode(token.token, options={"verify_signature": False})
+    assert link == answers
+    assert claims["appid"] == (sandbox.client_id if deployment == "workload_identity" else user_assigned)
+    assert checks.production_chain(chain) == [type(c).__name__ for c in chain.credentials]
+
+
+def test_the_production_chain_leaves_developer_and_secret_credentials_out(sandbox, clean_env):
+    credentials.simulate_deployment(sandbox, "workload_identity")
+    os.environ["AZURE_CLIENT_SECRET"] = "a-stale-secret"  # would stop DefaultAzureCredential (notebook 02)
+    links = checks.chain_links(credentials.production())
+    assert links == ["WorkloadIdentityCredential", "ManagedIdentityCredential"]
+    with pytest.raises(ValueError, match="deployment"):
+        credentials.simulate_deployment(sandbox, "laptop")
