@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from azure.identity import ClientSecretCredential
 
 from kit.sandbox import process
 from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
@@ -43,3 +44,11 @@ def amqp_ready(sandbox: Connection) -> int:
                         "namespace of their own, as .ci/run does.", pytrace=False)
         pytest.skip(reason)
     return sandbox.amqp_port
+
+
+@pytest.fixture(scope="session")
+def admin_credential(sandbox: Connection) -> ClientSecretCredential:
+    """The sandbox's administrator (the learner's own account on Azure): Owner on the subscription, allowed to manage
+    app registrations."""
+    return ClientSecretCredential(sandbox.tenant_id, sandbox.admin_client_id, sandbox.admin_client_secret,
+                                  authority=sandbox.authority_host, disable_instance_discovery=True)

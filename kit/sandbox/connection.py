@@ -15,7 +15,13 @@ AMQP_REQUIRED_ENV = "KIT_REQUIRE_AMQP"
 
 @dataclass(frozen=True)
 class Connection:
-    """What a running sandbox tells its clients. Secrets are kept out of ``repr``."""
+    """What a running sandbox tells its clients. Secrets are kept out of ``repr``.
+
+    Like an Azure cloud, the sandbox is a set of endpoints: the authority (``authority_host``), Microsoft Graph
+    (``graph_endpoint``, which clients extend with ``/v1.0/...``), Azure Resource Manager (``arm_endpoint``, the
+    management SDKs' ``base_url``) and the hub (``hub_host``), whose resource is ``hub_resource_id``. The
+    administrator (``admin_client_id``/``admin_client_secret``) stands in for the learner's own signed-in account.
+    """
 
     state_dir: str
     pid: int
@@ -37,6 +43,13 @@ class Connection:
     hub_connection_string: str = field(default="", repr=False)
     amqp_port: int | None = None
     amqp_note: str = ""
+    graph_endpoint: str = ""
+    arm_endpoint: str = ""
+    subscription_id: str = ""
+    resource_group: str = ""
+    hub_resource_id: str = ""
+    admin_client_id: str = ""
+    admin_client_secret: str = field(default="", repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -1,4 +1,5 @@
-"""The sandbox process: one HTTPS listener on loopback serving the identity side and the hub side.
+"""The sandbox process: one HTTPS listener on loopback serving the identity side, the hub side, and the Microsoft
+Graph and Azure Resource Manager subsets that manage them.
 
 Each side is a module with the same small surface (see ``Side``): it prepares its tables and seed data, returns the
 fields it contributes to ``connection.json``, lists its routes and may run background work (simulated devices, token
@@ -69,9 +70,9 @@ class Side(Protocol):
 
 def sides() -> list[Side]:
     """The side modules, imported here so that importing ``server`` (``process`` and ``cli`` do) loads neither."""
-    from kit.sandbox import hub, identity
+    from kit.sandbox import arm, graph, hub, identity
 
-    return [identity, hub]
+    return [identity, hub, graph, arm]
 
 
 def open_context(state_dir: Path, port: int, bind_host: str = LOOPBACK) -> SandboxContext:

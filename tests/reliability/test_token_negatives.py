@@ -1,8 +1,9 @@
 """Every kind of bad Entra ID token is refused by the hub, over REST and over AMQP alike, with the real error.
 
-Bad tokens: 401 IotHubUnauthorizedAccess (REST), put-token answered 401 (AMQP CBS). A valid token of a principal
-without a role: 401 IotHubUnauthorized (REST), put-token accepted but the cloud-to-device link refused (AMQP).
-A valid token of a role holder is the control: accepted on both, so a refusal means the token, not the setup.
+Bad tokens (good tokens for Microsoft Graph or ARM among them: the wrong resource): 401 IotHubUnauthorizedAccess
+(REST), put-token answered 401 (AMQP CBS). A valid token of a principal without a role: 401 IotHubUnauthorized
+(REST), put-token accepted but the cloud-to-device link refused (AMQP). A valid token of a role holder is the
+control: accepted on both, so a refusal means the token, not the setup.
 
 AMQP runs against the session sandbox's own listener when it holds port 5671. Where AMQP is required (CI) nothing
 else will do: without the port the AMQP cases fail. On a laptop where another sandbox has the port, they run against
@@ -24,6 +25,7 @@ from types import SimpleNamespace
 
 import jwt
 import pytest
+from azure.identity import ClientSecretCredential
 from cryptography.hazmat.primitives import serialization
 from proton.utils import LinkDetached
 
@@ -39,6 +41,8 @@ from tests.sandbox.hub.conftest import error_code
 from tests.sandbox.hub.test_amqp import Cbs, connect, free_port
 
 SECTION = "token negatives (REST and AMQP)"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+ARM_SCOPE = "https://management.azure.com/.default"
 OTHER_TENANT = "0b0b0b0b-1111-2222-3333-444444444444"
 
 
@@ -119,6 +123,12 @@ def bad_tokens(sandbox: Connection, p: Principals) -> dict[str, str]:
 def tokens(sandbox: Connection, principals: Principals) -> dict[str, str]:
     """The bad tokens (minted while their apps still exist), then the apps disabled and deleted."""
     made = bad_tokens(sandbox, principals)
+    # A learner's real mistake: a token asked for Microsoft Graph or ARM, sent to the hub. The app holds IoT Hub Data
+    # Contributor, so only the audience is wrong.
+    learner = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
+                                     authority=sandbox.authority_host, disable_instance_discovery=True)
+    made["Graph token"] = learner.get_token(GRAPH_SCOPE).token
+    made["ARM token"] = learner.get_token(ARM_SCOPE).token
     assert jwt.decode(made["another tenant"], options={"verify_signature": False})["iss"] == sts_issuer(OTHER_TENANT)
     _change_directory(sandbox, lambda db, pr: directory.set_enabled(db, pr, False), principals.disabled)
     _change_directory(sandbox, directory.delete_principal, principals.deleted)
@@ -197,7 +207,8 @@ def test_valid_token_is_accepted_on_both_transports(hub, sandbox, principals, am
 
 
 CASES = ["expired", "not yet valid", "wrong audience", "wrong issuer", "another tenant", "bad signature",
-         "alg none", "HS256 with the public key", "unknown kid", "not a JWT", "disabled app", "deleted app"]
+         "alg none", "HS256 with the public key", "unknown kid", "not a JWT", "disabled app", "deleted app",
+         "Graph token", "ARM token"]
 
 
 @pytest.mark.parametrize("case", CASES)

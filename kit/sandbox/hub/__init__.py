@@ -27,6 +27,7 @@ from kit.sandbox.hub import (
     device_management,
     fleet,
     rbac,
+    resource,
     routes_messages,
     sas,
     statistics,
@@ -37,7 +38,7 @@ from kit.sandbox.hub.simulator import Simulator
 
 def setup(ctx: Any) -> dict[str, Any]:
     registry = Registry(ctx.db)
-    ctx.db.ensure_schema(rbac.SCHEMA)
+    rbac.open_rbac(ctx.db)
     policies = sas.ensure_policies(ctx.db)
     fleet.seed(registry)
     simulator = Simulator(registry)
@@ -49,7 +50,8 @@ def setup(ctx: Any) -> dict[str, Any]:
     api_query.register_collections(ctx, registry)
     c2d.setup(ctx)
     device_management.setup(ctx, registry)
-    return {"hub_connection_string": policies["iothubowner"].connection_string(ctx.hub_host), **amqp.setup(ctx)}
+    return {"hub_connection_string": policies["iothubowner"].connection_string(ctx.hub_host),
+            "hub_name": resource.hub_resource(ctx.db).name, **amqp.setup(ctx)}
 
 
 def routes(ctx: Any) -> list[BaseRoute]:

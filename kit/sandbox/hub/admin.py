@@ -18,7 +18,7 @@ import time
 from kit.sandbox.cli import add_state_dir, print_json
 from kit.sandbox.connection import load_connection
 from kit.sandbox.db import Database
-from kit.sandbox.hub import fleet, job_store, sas, temperature_controller
+from kit.sandbox.hub import fleet, job_store, sas, sku, temperature_controller
 from kit.sandbox.hub.errors import HubError
 from kit.sandbox.hub.registry import Registry
 from kit.sandbox.paths import private_dir, resolve_state_dir
@@ -73,7 +73,7 @@ def _cmd_hub_tier(args: argparse.Namespace) -> int:
     db = _database(args)
     try:
         if args.tier:
-            job_store.set_tier(db, args.tier)
+            sku.set_sku(db, args.tier)
         result = {"tier": job_store.tier(db), "max_active_jobs": job_store.max_active_jobs(db)}
     finally:
         db.close()

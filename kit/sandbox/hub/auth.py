@@ -9,27 +9,23 @@ Stable API (also used by the AMQP listener for CBS put-token):
   without the right).
 * ``authorize_permission(ctx, principal, permission, method, path)``: the same for a ``permissions.Permission``.
 
-Bearer tokens are checked as an Entra ID resource server does: RS256 only (``alg: none`` and HS256 are refused),
-the signing key from the identity side's JWKS (``ctx.services["entra_jwks"]()``, cached by ``kid``), audience
-``https://iothubs.azure.net`` with or without a trailing slash, issuer ``https://sts.windows.net/{tid}/`` of the
-hub's tenant, ``exp``/``nbf`` with 5 minutes of clock skew. UNCONFIRMED: the real hub's wording for a bad or expired
-JWT (the sandbox explains the cause in the message).
+Bearer tokens are checked by ``kit.sandbox.bearer`` as an Entra ID resource server does, for the audience
+``https://iothubs.azure.net`` with or without a trailing slash: a token for Microsoft Graph or ARM is refused.
+UNCONFIRMED: the real hub's wording for a bad or expired JWT (the sandbox explains the cause in the message).
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import jwt
-
+from kit.sandbox import bearer
+from kit.sandbox.bearer import BearerError
 from kit.sandbox.hub import rbac, sas
 from kit.sandbox.hub.errors import HubError
 from kit.sandbox.hub.permissions import Permission
 
 AUDIENCE = "https://iothubs.azure.net"
-CLOCK_SKEW_S = 300
 
 
 @dataclass(frozen=True)
@@ -46,88 +42,37 @@ def _unauthorized(message: str) -> HubError:
     return HubError(401, "IotHubUnauthorizedAccess", message)
 
 
-class _KeyCache:
-    """The identity side's signing keys by ``kid``; refreshed when a token names a key we have not seen."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._lock = threading.Lock()
-
-    def key(self, ctx: Any, kid: str | None) -> jwt.PyJWK:
-        with self._lock:
-            if kid not in self._keys:
-                self._load(ctx)
-            if kid in self._keys:
-                return self._keys[kid]
-            if kid is None and len(self._keys) == 1:
-                return next(iter(self._keys.values()))
-        raise _unauthorized(
-            f"The token was signed with key '{kid}', which is not one of the tenant's signing keys. "
-            "Get a new token from this tenant's authority."
-        )
-
-    def _load(self, ctx: Any) -> None:
-        source = ctx.services.get("entra_jwks")
-        if source is None:
-            raise _unauthorized("This hub cannot verify Entra ID tokens: the identity side is not running.")
-        keys: dict[str, jwt.PyJWK] = {}
-        for entry in source().get("keys", []):
-            try:
-                keys[entry.get("kid")] = jwt.PyJWK(entry)
-            except jwt.PyJWTError:
-                continue
-        self._keys = keys
-
-
 def _services(ctx: Any) -> dict[str, Any]:
-    state = ctx.services.setdefault("hub_auth", {})
-    state.setdefault("keys", _KeyCache())
-    return state
+    return ctx.services.setdefault("hub_auth", {})
 
 
-def _hub_tenant(ctx: Any) -> str:
-    tenant = ctx.services.get("hub_tenant_id")
-    return tenant() if callable(tenant) else str(tenant or "")
+def _bearer_message(error: BearerError, ctx: Any) -> str:
+    """The sandbox's explanation of a refused token, in the hub's 401 (the real wording is UNCONFIRMED)."""
+    messages = {
+        "not_jwt": "The bearer token is not a JWT. Send the access_token returned by Entra ID.",
+        "algorithm": f"The bearer token uses algorithm '{error.detail}'. IoT Hub accepts only RS256 tokens signed "
+                     "by Entra ID.",
+        "key": f"The token was signed with key '{error.detail}', which is not one of the tenant's signing keys. "
+               "Get a new token from this tenant's authority.",
+        "expired": "The bearer token has expired. Ask the credential for a new token.",
+        "not_yet_valid": "The bearer token is not valid yet (nbf is in the future). Check the clock.",
+        "audience": f"The bearer token is for another resource. Request it with the scope {AUDIENCE}/.default.",
+        "issuer": "The bearer token was issued for another tenant. This hub trusts tokens issued by "
+                  f"{bearer.issuer_of(ctx)}.",
+        "signature": "The bearer token's signature does not verify. The token was altered.",
+        "no_oid": "The bearer token has no 'oid' claim; IoT Hub needs the caller's object id.",
+        "missing": "The bearer token is empty. Send 'Bearer <token>' from Entra ID.",
+    }
+    return messages.get(error.reason, f"The bearer token was rejected: {error.detail}.")
 
 
 def verify_bearer(ctx: Any, token: str) -> Principal:
     """Verify an Entra ID access token for the hub; return its principal."""
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise _unauthorized("The bearer token is not a JWT. Send the access_token returned by Entra ID.") from None
-    algorithm = header.get("alg")
-    if algorithm != "RS256":
-        raise _unauthorized(
-            f"The bearer token uses algorithm '{algorithm}'. IoT Hub accepts only RS256 tokens signed by Entra ID."
-        )
-    key = _services(ctx)["keys"].key(ctx, header.get("kid"))
-    tenant = _hub_tenant(ctx)
-    issuer = f"https://sts.windows.net/{tenant}/"
-    try:
-        claims = jwt.decode(
-            token, key=key, algorithms=["RS256"], audience=[AUDIENCE, AUDIENCE + "/"], issuer=issuer,
-            leeway=CLOCK_SKEW_S, options={"require": ["exp", "iss", "aud"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise _unauthorized("The bearer token has expired. Ask the credential for a new token.") from None
-    except jwt.ImmatureSignatureError:
-        raise _unauthorized("The bearer token is not valid yet (nbf is in the future). Check the clock.") from None
-    except jwt.InvalidAudienceError:
-        raise _unauthorized(
-            f"The bearer token is for another resource. Request it with the scope {AUDIENCE}/.default."
-        ) from None
-    except jwt.InvalidIssuerError:
-        raise _unauthorized(
-            f"The bearer token was issued for another tenant. This hub trusts tokens issued by {issuer}."
-        ) from None
-    except jwt.InvalidSignatureError:
-        raise _unauthorized("The bearer token's signature does not verify. The token was altered.") from None
-    except jwt.PyJWTError as error:
-        raise _unauthorized(f"The bearer token was rejected: {error}.") from None
-    oid = claims.get("oid")
-    if not oid:
-        raise _unauthorized("The bearer token has no 'oid' claim; IoT Hub needs the caller's object id.")
+        claims = bearer.decode(ctx, token, (AUDIENCE, AUDIENCE + "/"))
+    except BearerError as error:
+        raise _unauthorized(_bearer_message(error, ctx)) from None
+    oid = claims["oid"]
     active = ctx.services.get("principal_active")
     if active is not None and not active(oid):
         raise _unauthorized(

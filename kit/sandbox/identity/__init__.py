@@ -1,7 +1,8 @@
 """The sandbox's identity side: behaves like Microsoft Entra ID's v2.0 endpoints for a backend service.
 
 ``setup`` prepares the directory (seeded on the first start), the signing keys and the projected federated token,
-publishes what the hub side needs to verify tokens (``entra_jwks``, ``hub_tenant_id``, ``principal_active``) and
+publishes what the hub side needs to verify tokens (``entra_jwks``, ``hub_tenant_id``, ``principal_active``,
+``principal_exists``) and
 returns the identity fields of ``connection.json``. ``routes`` lists the endpoints: OIDC discovery and JWKS, the
 token endpoint, device code, managed identity, and the built-in external issuer.
 """
@@ -24,7 +25,6 @@ from kit.sandbox.identity import (
 )
 from kit.sandbox.identity.service import IdentityService
 
-HUB_NAME = "sandbox"
 DEFAULT_FIC_NAME = "workshop-backend"
 
 
@@ -48,12 +48,12 @@ def setup(ctx: Any) -> dict[str, Any]:
         "entra_jwks": service.jwks,
         "hub_tenant_id": seeded.tenant.tenant_id,
         "principal_active": lambda object_id: directory.principal_active(db, object_id),
+        "principal_exists": lambda object_id: directory.principal_exists(db, object_id),
     })
     return {
         "tenant_id": seeded.tenant.tenant_id,
         "tenant_domain": seeded.tenant.domain,
         "authority_host": ctx.base_url,
-        "hub_name": HUB_NAME,
         "client_id": seeded.learner_app.client_id,
         "client_secret": seeded.client_secret,
         "certificate_path": str(seeded.certificate_path),
@@ -62,6 +62,8 @@ def setup(ctx: Any) -> dict[str, Any]:
         "identity_header": seeded.identity_header,
         "imds_authority_host": ctx.base_url,
         "external_issuer": issuer,
+        "admin_client_id": seeded.admin_app.client_id,
+        "admin_client_secret": seeded.admin_secret,
     }
 
 

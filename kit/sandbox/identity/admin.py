@@ -1,14 +1,16 @@
 """Admin commands of the identity side, mirroring what an Azure admin does in the portal or with ``az``.
 
 ``app`` manages app registrations (secrets, certificates, federated credentials, disable, delete) and user-assigned
-managed identities; ``role`` manages IoT Hub data-role assignments; ``token workload`` mints a token from the
-built-in external issuer. They write the SQLite directory directly, so they work whether or not the sandbox runs.
+managed identities; ``role`` manages role assignments on the hub (the store ARM's roleAssignments serve too);
+``token workload`` mints a token from the built-in external issuer. They call the same functions as the sandbox's
+Graph and ARM, on the SQLite directory directly, so they work whether or not the sandbox runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,8 @@ from kit.sandbox.hub import rbac
 from kit.sandbox.identity import directory, external_issuer, seed
 from kit.sandbox.identity.keys import new_signing_key
 from kit.sandbox.paths import private_dir, resolve_state_dir, write_private
+
+IDENTITY_NOT_FOUND = "Identity not found"  # what the portal shows for an assignment whose principal was deleted
 
 
 @contextmanager
@@ -39,7 +43,12 @@ def _principal_id(db: Database, reference: str) -> tuple[str, str]:
                  (reference, reference))
     if row:
         return row["object_id"], row["display_name"]
-    principal = directory.find_principal(db, reference)
+    try:
+        principal = directory.find_principal(db, reference)
+    except LookupError:
+        if directory.GUID.match(reference) and rbac.list_assignments(db, principal_id=reference):
+            return reference, IDENTITY_NOT_FOUND  # a deleted principal's assignments can still be removed
+        raise
     return principal.object_id, principal.display_name
 
 
@@ -54,7 +63,7 @@ def _app_create(args: argparse.Namespace) -> int:
         if kind == "application":
             secret = directory.add_secret(db, principal, args.secret_days)
             result.update(client_secret=secret["client_secret"], secret_expires=secret["expires"])
-        result["roles"] = [rbac.assign(db, principal.object_id, role).name for role in args.role]
+        result["roles"] = [rbac.assign(db, principal.object_id, role).role.name for role in args.role]
     print_json(result)
     return 0
 
@@ -118,36 +127,55 @@ def _delete(db, principal, args, folder) -> dict:
     return {"deleted": True, "object_id": principal.object_id}
 
 
+def _principal_type(db: Database, object_id: str) -> str:
+    return "User" if db.one("SELECT 1 FROM users WHERE object_id = ?", (object_id,)) else "ServicePrincipal"
+
+
 def _role_assign(args: argparse.Namespace) -> int:
     with _directory(args) as (db, _):
         object_id, name = _principal_id(db, args.principal)
-        role = rbac.assign(db, object_id, args.role)
-    print_json({"principal_id": object_id, "principal_name": name, "role": role.name,
-                "role_definition_id": role.definition_id, "scope": "hub"})
+        assignment = rbac.assign(db, object_id, args.role, scope=args.scope,
+                                 principal_type=_principal_type(db, object_id))
+        wait = max(0.0, assignment.effective_at - time.time())
+    print_json({"principal_id": object_id, "principal_name": name, "role": assignment.role.name,
+                "role_definition_id": assignment.role.definition_id, "scope": assignment.scope,
+                "name": assignment.name, "applies_in_seconds": round(wait, 1)})
     return 0
 
 
 def _role_remove(args: argparse.Namespace) -> int:
     with _directory(args) as (db, _):
         object_id, name = _principal_id(db, args.principal)
-        removed = rbac.remove(db, object_id, args.role)
+        removed = rbac.remove(db, object_id, args.role, scope=args.scope)
     print_json({"principal_id": object_id, "principal_name": name, "role": rbac.role_named(args.role).name,
                 "removed": removed})
     return 0
 
 
 def _role_list(args: argparse.Namespace) -> int:
+    """Assignments at the hub's scope and above; one whose principal was deleted is marked as Azure marks it."""
     with _directory(args) as (db, _):
-        query = "SELECT principal_id, role_name FROM role_assignments"
-        params: tuple[str, ...] = ()
-        if args.principal:
-            query += " WHERE principal_id = ?"
-            params = (_principal_id(db, args.principal)[0],)
-        rows = db.all(query + " ORDER BY principal_id, role_name", params)
-        names = {p.object_id: p.display_name for p in directory.list_principals(db)}
-        names.update({r["object_id"]: r["upn"] for r in db.all("SELECT object_id, upn FROM users")})
-        print_json([{"principal_id": r["principal_id"], "principal_name": names.get(r["principal_id"], ""),
-                     "role": r["role_name"]} for r in rows])
+        principal = _principal_id(db, args.principal)[0] if args.principal else None
+        found = rbac.list_assignments(db, rbac.hub_scope(db), principal, at_scope=True)
+        names = {p.object_id.lower(): p.display_name for p in directory.list_principals(db)}
+        names.update({r["object_id"].lower(): r["upn"] for r in db.all("SELECT object_id, upn FROM users")})
+        rows = []
+        for a in found:
+            name = names.get(a.principal_id.lower())
+            rows.append({"principal_id": a.principal_id, "principal_name": name or IDENTITY_NOT_FOUND,
+                         "principal_type": a.principal_type if name else "Unknown", "role": a.role.name,
+                         "scope": a.scope, "name": a.name, "applied": a.in_effect})
+        print_json(rows)
+    return 0
+
+
+def _role_propagation(args: argparse.Namespace) -> int:
+    with _directory(args) as (db, _):
+        if args.seconds is not None:
+            rbac.set_propagation_seconds(db, args.seconds)
+        seconds = rbac.propagation_seconds(db)
+    print_json({"role_propagation_seconds": seconds,
+                "meaning": "a new role assignment applies this long after it is made (Azure: up to 10 minutes)"})
     return 0
 
 
@@ -217,15 +245,22 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 
     _command(app_sub, "disable", _on_app(_disable), "disable sign-in for an app", app=True)
     _command(app_sub, "enable", _on_app(_enable), "enable sign-in again", app=True)
-    _command(app_sub, "delete", _on_app(_delete), "delete an app and its role assignments", app=True)
+    _command(app_sub, "delete", _on_app(_delete),
+             "delete an app (its role assignments stay, as 'Identity not found', until removed)", app=True)
 
-    role = subparsers.add_parser("role", help="IoT Hub data-role assignments (like az role assignment)")
+    role = subparsers.add_parser("role", help="role assignments on the hub (like az role assignment)")
     role_sub = role.add_subparsers(dest="role_command", required=True)
-    for name, handler, text in (("assign", _role_assign, "assign a role"), ("remove", _role_remove, "remove one")):
+    for name, handler, text in (("assign", _role_assign, "assign a role (it applies after the propagation delay)"),
+                                ("remove", _role_remove, "remove one")):
         cmd = _command(role_sub, name, handler, text)
         cmd.add_argument("--principal", required=True, help="app client id, object id or name, or a user's UPN")
         cmd.add_argument("--role", required=True, help=", ".join(rbac.BUILT_IN_ROLES))
-    _command(role_sub, "list", _role_list, "list role assignments").add_argument("--principal", default=None)
+        cmd.add_argument("--scope", default=None, help="a resource id (default: the hub's)")
+    _command(role_sub, "list", _role_list, "list role assignments at the hub's scope and above").add_argument(
+        "--principal", default=None)
+    _command(role_sub, "propagation", _role_propagation,
+             "show or set how long a new assignment takes to apply").add_argument(
+        "seconds", nargs="?", type=float, default=None, help="0 to 3600 (omit to show the current delay)")
 
     token = subparsers.add_parser("token", help="tokens from the sandbox's external issuer")
     token_sub = token.add_subparsers(dest="token_command", required=True)

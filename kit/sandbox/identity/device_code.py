@@ -72,11 +72,13 @@ async def devicecode(request: Request, service: IdentityService) -> Response:
 
 def _user_tokens(request: Request, service: IdentityService, user: directory.User, client_id: str,
                  resource: str, scope: str) -> Response:
+    delegated = service.delegated_scopes(user.object_id, resource)
     access = service.access_token(
         user.tenant_id, user.object_id, client_id, issuance.APPIDACR_PUBLIC, resource,
-        scp="user_impersonation", upn=user.upn, unique_name=user.upn, name=user.display_name, amr=["pwd"],
+        scp=" ".join(delegated), upn=user.upn, unique_name=user.upn, name=user.display_name, amr=["pwd"],
     )
-    granted = [f"{resource}/user_impersonation"] + [s for s in scope.split() if s in OIDC_SCOPES]
+    granted = [f"{resource.rstrip('/')}/{permission}" for permission in delegated]
+    granted += [s for s in scope.split() if s in OIDC_SCOPES]
     issuer = f"{base_of(request)}/{user.tenant_id}/v2.0"
     return token_response(
         access, scope=" ".join(granted),

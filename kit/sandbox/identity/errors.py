@@ -91,6 +91,10 @@ SECRET_EXPIRED = Aadsts(
     "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys "
     "for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: "
     "https://aka.ms/certCreds.")
+MISSING_SERVICE_PRINCIPAL = Aadsts(
+    7000229, "invalid_client",
+    "The client application {client_id} is missing service principal in the tenant {tenant}. See instructions "
+    "here: https://go.microsoft.com/fwlink/?linkid=2225119")
 NO_CREDENTIAL = Aadsts(
     7000218, "invalid_client",
     "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")

@@ -1,6 +1,9 @@
-"""Minting the JWTs Entra issues: v1 access tokens for IoT Hub, and v2 ID tokens for the device-code user.
+"""Minting the JWTs Entra issues: v1 access tokens for IoT Hub, Microsoft Graph and ARM, and v2 ID tokens for the
+device-code user.
 
-An access token for ``https://iothubs.azure.net`` carries the v1 claims a resource like IoT Hub receives
+An access token carries the resource it was asked for as ``aud`` (``https://iothubs.azure.net``,
+``https://graph.microsoft.com``, ``https://management.azure.com``), so each resource refuses the others' tokens. A
+token for ``https://iothubs.azure.net`` carries the v1 claims a resource like IoT Hub receives
 (``iss`` ``https://sts.windows.net/{tid}/``, ``appid``, ``appidacr``, ``oid``...), is signed RS256 with the key
 published in the tenant's JWKS, and is backdated 5 minutes (``iat`` = ``nbf``), as real tokens are.
 
@@ -25,7 +28,10 @@ from kit.sandbox.identity import directory
 from kit.sandbox.identity.keys import SigningKey, b64url, new_signing_key, stored_key
 
 IOT_HUB_RESOURCE = "https://iothubs.azure.net"
-KNOWN_RESOURCES = (IOT_HUB_RESOURCE,)
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+ARM_RESOURCE = "https://management.azure.com"
+ARM_CLASSIC_RESOURCE = "https://management.core.windows.net/"  # what ``az`` asks for; the token's aud keeps the slash
+KNOWN_RESOURCES = (IOT_HUB_RESOURCE, GRAPH_RESOURCE, ARM_RESOURCE, ARM_CLASSIC_RESOURCE)
 ACCESS_TOKEN_LIFETIME_S = 3599
 BACKDATE_S = 300
 ENTRA_KEY_NAME = "entra-signing"

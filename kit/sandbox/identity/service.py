@@ -56,9 +56,21 @@ class IdentityService:
 
     def access_token(self, tenant_id: str, object_id: str, app_id: str, appidacr: str, resource: str,
                      **extra: Any) -> str:
-        """A signed access token for a principal (or user) and the one resource it asked for."""
+        """A signed access token for a principal (or user) and the one resource it asked for. An app's token for
+        Microsoft Graph lists its granted application permissions in ``roles``, as Entra's does."""
+        if resource == issuance.GRAPH_RESOURCE and "scp" not in extra:
+            permissions = directory.graph_permissions(self.db, object_id)
+            if permissions:
+                extra["roles"] = permissions
         claims = issuance.access_token_claims(tenant_id, object_id, app_id, appidacr, resource, **extra)
         return issuance.sign(claims, self.entra_key)
+
+    def delegated_scopes(self, user_id: str, resource: str) -> list[str]:
+        """The permissions a user's token for ``resource`` carries in ``scp``: Graph's granted delegated
+        permissions (``User.Read`` when none), ``user_impersonation`` for the other resources."""
+        if resource != issuance.GRAPH_RESOURCE:
+            return ["user_impersonation"]
+        return directory.graph_permissions(self.db, user_id) or ["User.Read"]
 
 
 def resource_of(scope: str | None, tenant: directory.Tenant, client_credentials: bool = True) -> str:
@@ -83,7 +95,7 @@ def known_resource(resource: str, tenant: directory.Tenant) -> str:
     """The resource's canonical spelling, or AADSTS500011 for a resource this tenant does not know."""
     normalised = resource.rstrip("/")
     for known in issuance.KNOWN_RESOURCES:
-        if known.lower() == normalised.lower():
+        if known.rstrip("/").lower() == normalised.lower():
             return known
     raise errors.RESOURCE_NOT_FOUND(resource=resource, tenant=tenant.tenant_id)
 

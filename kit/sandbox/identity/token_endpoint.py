@@ -64,6 +64,8 @@ def authenticate_client(request: Request, service: IdentityService, tenant: dire
         raise errors.APP_NOT_FOUND(client_id=client_id, tenant=request.path_params["tenant"])
     if not principal.enabled:
         raise errors.APP_DISABLED(client_id=principal.client_id, name=principal.display_name)
+    if not principal.has_service_principal:
+        raise errors.MISSING_SERVICE_PRINCIPAL(client_id=principal.client_id, tenant=tenant.tenant_id)
     secret = form.get("client_secret") or basic_secret
     assertion = form.get("client_assertion")
     if principal.kind == "public_client":

@@ -58,14 +58,19 @@ def test_app_lifecycle(sandbox, authority, tmp_path):
     assert {r["role"] for r in admin(sandbox, "role", "list", "--principal", "reader")} == {"IoT Hub Data Reader"}
     again = admin(sandbox, "role", "remove", "--principal", "reader", "--role", "IoT Hub Twin Contributor")
     assert again["removed"] is False  # nothing left to remove
-    assert "not an IoT Hub data role" in admin(sandbox, "role", "assign", "--principal", "reader", "--role", "Owner",
-                                               ok=False)
+    assert "not a built-in role" in admin(sandbox, "role", "assign", "--principal", "reader", "--role",
+                                          "IoT Hub Data Owner", ok=False)
 
     admin(sandbox, "app", "disable", "--app", "reader")
     with pytest.raises(ClientAuthenticationError, match="AADSTS7000112"):
         ClientSecretCredential(sandbox.tenant_id, app["client_id"], fresh["client_secret"], **authority).get_token(
             IOT_HUB_SCOPE)
     admin(sandbox, "app", "delete", "--app", "reader")
+    orphaned = [r for r in admin(sandbox, "role", "list") if r["principal_id"] == app["object_id"]]
+    assert [(r["role"], r["principal_name"], r["principal_type"]) for r in orphaned] == [
+        ("IoT Hub Data Reader", "Identity not found", "Unknown")]  # kept, as Azure keeps them
+    admin(sandbox, "role", "remove", "--principal", app["object_id"], "--role", "IoT Hub Data Reader")
+    assert not [r for r in admin(sandbox, "role", "list") if r["principal_id"] == app["object_id"]]
     refused = admin(sandbox, "role", "list", "--principal", app["object_id"], ok=False)
     assert app["object_id"] in refused and "Traceback" not in refused, refused
     with pytest.raises(ClientAuthenticationError, match="AADSTS700016"):

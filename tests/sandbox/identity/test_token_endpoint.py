@@ -131,7 +131,7 @@ def test_bad_tenant_on_discovery_and_token(sandbox, authority, http, tenant, cod
 @pytest.mark.parametrize(("scopes", "code"), [
     (("https://iothubs.azure.net",), 1002012),
     (("https://iothubs.azure.net/.default", "https://graph.microsoft.com/.default"), 700022),
-    (("https://graph.microsoft.com/.default",), 500011),
+    (("api://no-such-api/.default",), 500011),
     (("https://iothubs.azure.us/.default",), 500011),
 ])
 def test_scope_rules(sandbox, authority, http, scopes, code):

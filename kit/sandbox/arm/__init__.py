@@ -1,0 +1,26 @@
+"""The sandbox's Azure Resource Manager: role definitions and role assignments (``Microsoft.Authorization``) and the
+IoT hub resource (``Microsoft.Devices/IotHubs``), views over the hub side's RBAC store and settings.
+
+Served at ``{sandbox}/arm`` (``arm_endpoint`` in ``connection.json``), the ``base_url`` the management SDKs take in
+place of ``https://management.azure.com``. A role assignment made here is the one the hub's data plane reads, once
+it has propagated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from kit.sandbox.arm import routes as arm_routes
+from kit.sandbox.hub.resource import hub_resource
+
+
+def setup(ctx: Any) -> dict[str, Any]:
+    hub = hub_resource(ctx.db)
+    return {"arm_endpoint": f"{ctx.base_url}/arm", "subscription_id": hub.subscription_id,
+            "resource_group": hub.resource_group, "hub_resource_id": hub.resource_id}
+
+
+def routes(ctx: Any) -> list[BaseRoute]:
+    return list(arm_routes.routes(ctx))

@@ -1,0 +1,119 @@
+"""Checking an Entra ID access token as a resource server does, shared by the hub, Graph and ARM sides.
+
+Each side accepts its own audiences and words its own 401 (the hub's envelope, Graph's ``InvalidAuthenticationToken``,
+ARM's ``InvalidAuthenticationTokenAudience``...), so :func:`decode` only says *why* a token fails
+(:class:`BearerError` ``reason``) and each side maps the reason to its reply. The checks: RS256 only (``alg: none``
+and HS256 are refused), the signing key from the identity side's JWKS (``ctx.services["entra_jwks"]()``, cached by
+``kid``), the audience, issuer ``https://sts.windows.net/{tid}/`` of the sandbox's tenant, ``exp``/``nbf`` with
+5 minutes of clock skew, and an ``oid`` claim naming the caller.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import jwt
+
+CLOCK_SKEW_S = 300
+
+
+class BearerError(Exception):
+    """Why a bearer token is refused: ``reason`` is one of ``missing``, ``not_jwt``, ``algorithm``, ``key``,
+    ``expired``, ``not_yet_valid``, ``audience``, ``issuer``, ``signature``, ``no_oid``, ``invalid``."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class _KeyCache:
+    """The identity side's signing keys by ``kid``; refreshed when a token names a key not seen yet."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str | None, jwt.PyJWK] = {}
+        self._lock = threading.Lock()
+
+    def key(self, ctx: Any, kid: str | None) -> jwt.PyJWK:
+        with self._lock:
+            if kid not in self._keys:
+                self._load(ctx)
+            if kid in self._keys:
+                return self._keys[kid]
+            if kid is None and len(self._keys) == 1:
+                return next(iter(self._keys.values()))
+        raise BearerError("key", str(kid))
+
+    def _load(self, ctx: Any) -> None:
+        source = ctx.services.get("entra_jwks")
+        if source is None:
+            raise BearerError("key", "the identity side is not running")
+        keys: dict[str | None, jwt.PyJWK] = {}
+        for entry in source().get("keys", []):
+            try:
+                keys[entry.get("kid")] = jwt.PyJWK(entry)
+            except jwt.PyJWTError:
+                continue
+        self._keys = keys
+
+
+def tenant_of(ctx: Any) -> str:
+    """The tenant whose tokens the sandbox's resources trust (published by the identity side)."""
+    tenant = ctx.services.get("hub_tenant_id")
+    return tenant() if callable(tenant) else str(tenant or "")
+
+
+def issuer_of(ctx: Any) -> str:
+    """The v1 ``iss`` every access token of the sandbox's tenant carries."""
+    return f"https://sts.windows.net/{tenant_of(ctx)}/"
+
+
+def unverified_audience(token: str) -> str:
+    """The ``aud`` a token claims (for an error message that names it), or an empty string."""
+    try:
+        aud = jwt.decode(token, options={"verify_signature": False}).get("aud", "")
+    except jwt.PyJWTError:
+        return ""
+    return aud if isinstance(aud, str) else " ".join(aud)
+
+
+def decode(ctx: Any, token: str, audiences: Iterable[str]) -> dict[str, Any]:
+    """The verified claims of ``token`` for one of ``audiences``, else :class:`BearerError`."""
+    if not token:
+        raise BearerError("missing")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise BearerError("not_jwt") from None
+    if header.get("alg") != "RS256":
+        raise BearerError("algorithm", str(header.get("alg")))
+    cache = ctx.services.setdefault("entra_key_cache", _KeyCache())
+    key = cache.key(ctx, header.get("kid"))
+    try:
+        claims = jwt.decode(
+            token, key=key, algorithms=["RS256"], audience=list(audiences), issuer=issuer_of(ctx),
+            leeway=CLOCK_SKEW_S, options={"require": ["exp", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise BearerError("expired") from None
+    except jwt.ImmatureSignatureError:
+        raise BearerError("not_yet_valid") from None
+    except jwt.InvalidAudienceError:
+        raise BearerError("audience", unverified_audience(token)) from None
+    except jwt.InvalidIssuerError:
+        raise BearerError("issuer") from None
+    except jwt.InvalidSignatureError:
+        raise BearerError("signature") from None
+    except jwt.PyJWTError as error:
+        raise BearerError("invalid", str(error)) from None
+    if not claims.get("oid"):
+        raise BearerError("no_oid")
+    return claims
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer ...`` header (empty when absent or another scheme)."""
+    scheme, _, credential = (authorization or "").strip().partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else ""

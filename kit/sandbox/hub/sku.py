@@ -1,0 +1,30 @@
+"""The hub's SKU: its tier (the name the job limits follow, see ``job_store``) and its number of units.
+
+One implementation behind the ``hub-tier`` command and ARM's PUT of the hub resource.
+"""
+
+from __future__ import annotations
+
+from kit.sandbox.db import Database
+from kit.sandbox.hub import job_store, settings_store
+
+UNITS_KEY = "hub_units"
+SKU_TIERS = {"F1": "Free", "S1": "Standard", "S2": "Standard", "S3": "Standard"}
+MAX_UNITS = 200
+
+
+def units(db: Database) -> int:
+    """The number of hub units (the SKU's ``capacity``)."""
+    return int(settings_store.get(db, UNITS_KEY, "1") or 1)
+
+
+def set_sku(db: Database, name: str, capacity: int | None = None) -> None:
+    """Change the tier and, when given, the number of units."""
+    if name not in SKU_TIERS:
+        raise ValueError(f"sku.name: '{name}' is not a tier the sandbox emulates; use one of {', '.join(SKU_TIERS)} "
+                         "(the Basic tiers B1-B3 have no cloud-to-device messages, jobs or twins).")
+    if capacity is not None and not 1 <= capacity <= MAX_UNITS:
+        raise ValueError(f"sku.capacity: {capacity} units is out of range; give 1 to {MAX_UNITS}.")
+    job_store.set_tier(db, name)
+    if capacity is not None:
+        settings_store.put(db, UNITS_KEY, str(capacity))
