@@ -114,6 +114,11 @@ CATALOGUE: dict[str, list[Entry]] = {
               "a client_secret or client_assertion from it.",
               "Drop the secret for a public-client flow, or use a confidential app registration for app-only "
               "tokens."),
+        Entry("AADSTS7000229", "The app has no service principal in this tenant",
+              "The app registration exists, but its service principal (its identity in the tenant) was never created: "
+              "registering an app through Graph or 'az ad app create' makes only the application object.",
+              "Create it: POST /servicePrincipals {\"appId\": ...} (kit.admin's create_service_principal), or "
+              "az ad sp create --id <appId>."),
         Entry("AADSTS7000112", "Application is disabled",
               "An administrator disabled the app (or its service principal).",
               "Re-enable it, or use another app registration."),
