@@ -1,5 +1,8 @@
 """Every committed notebook: no outputs or widget state, no secret or token in any cell, and the course conventions
-of notebooks/README.md (header cell, the session cell first, a check after each failure shown on purpose)."""
+of notebooks/README.md (header cell, the session cell first, a check after each failure shown on purpose, nothing
+sandbox-only outside an ``if session.on_sandbox:`` guard).
+
+``python tests/test_notebook_hygiene.py`` prints how many guarded sandbox-only cells each notebook has."""
 
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+# What exists only on the sandbox: its admin command line, its connection file, its managed-identity endpoint.
+SANDBOX_ONLY = re.compile(r"%sandbox|kit\.sandbox|session\.connection|prepare_managed_identity")
+GUARD = "session.on_sandbox"
 LEAKS = {
     "a JWT (token or assertion)": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
     "an Entra client secret": re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_.-]{3}\dQ~[A-Za-z0-9_.~-]{31,34}"),
@@ -77,6 +83,17 @@ def nbval_markers(cell: nbformat.NotebookNode) -> set[str]:
     """The cell's tags and the nbval comment markers (``# NBVAL_...`` on a line of their own)."""
     comments = {line.strip().lstrip("#").strip() for line in cell.source.splitlines() if line.strip().startswith("#")}
     return set(cell.metadata.get("tags", [])) | {comment for comment in comments if comment.startswith("NBVAL_")}
+
+
+def unguarded_sandbox_cells(notebook: nbformat.NotebookNode) -> list[int]:
+    """Code cells (numbered as nbval numbers them) that reach for the sandbox without an on_sandbox guard."""
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    return [index for index, source in enumerate(code) if SANDBOX_ONLY.search(source) and GUARD not in source]
+
+
+def guarded_cells(notebook: nbformat.NotebookNode) -> int:
+    """Code cells that run something only under ``if session.on_sandbox:`` (they do nothing on real Azure)."""
+    return sum(cell.cell_type == "code" and GUARD in cell.source for cell in notebook.cells)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
@@ -166,3 +183,27 @@ def test_every_form_of_expecting_an_error_needs_a_check_after_it(failing: str, t
 def test_a_cell_skipped_under_nbval_is_refused(cell: str, tags: tuple[str, ...]) -> None:
     found = convention_problems(course_notebook(cell, tags=tags))
     assert len(found) == 1 and "code cell 1 is skipped under nbval" in found[0]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_nothing_sandbox_only_runs_outside_a_guard(path: Path) -> None:
+    from tests.test_notebooks_azure_mode import ADMIN_STEPS_PENDING
+
+    if path.stem in ADMIN_STEPS_PENDING:
+        pytest.skip("admin steps still sandbox commands; the Azure-mode run leaves this notebook out too")
+    assert unguarded_sandbox_cells(nbformat.read(path, as_version=4)) == [], \
+        "put each sandbox-only step under `if session.on_sandbox:` and say in markdown what to do on Azure"
+
+
+def test_the_guard_check_catches_a_bare_sandbox_command() -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("apps = %sandbox app list"),
+                      nbformat.v4.new_code_cell("if session.on_sandbox:\n    %sandbox fleet --devices 10"),
+                      nbformat.v4.new_code_cell("print(session.connection.amqp_note)")]
+    assert unguarded_sandbox_cells(notebook) == [0, 2]
+    assert guarded_cells(notebook) == 1
+
+
+if __name__ == "__main__":
+    for path in NOTEBOOKS:
+        print(f"{guarded_cells(nbformat.read(path, as_version=4)):3d}  {path.name}")

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Notebooks whose admin steps (app registrations, secrets, role assignments) still run only as sandbox commands;
 # they join the Azure-mode run as those steps move onto the management APIs (kit.admin).
 ADMIN_STEPS_PENDING = {"01_entra_concepts", "03_client_secret", "04_certificate", "05_federated_identity",
-                       "06_managed_identity_and_chains", "12_rbac_and_troubleshooting", "13_workshop_capstone"}
+                       "12_rbac_and_troubleshooting", "13_workshop_capstone"}
 NOTEBOOKS = sorted(path for path in (REPO / "notebooks").glob("*.ipynb") if path.stem not in ADMIN_STEPS_PENDING)
 PNP_DEVICE = "10-controller"
 TIME_LIMIT_S = 600  # a hung kernel fails the test instead of CI; the course's own target is 3 minutes
