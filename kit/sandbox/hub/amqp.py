@@ -273,6 +273,11 @@ class AmqpConnection:
                 return
             self._dispatch()
             self._flush()
+            if self._replies:
+                # Put-token replies go out only once the request's disposition is on the wire: uamqp fails a reply
+                # that arrives before it ("Did not receive send confirmation for pending operation").
+                self._send_replies()
+                self._flush()
             if self._transport.closed:
                 return
             readable, _, _ = select.select([self._sock], [], [], POLL_S)
@@ -315,8 +320,6 @@ class AmqpConnection:
             event.session.open()
         elif kind == Event.LINK_REMOTE_OPEN:
             self._attach(event.link)
-        elif kind == Event.LINK_FLOW and event.link.is_sender:
-            self._send_replies()
         elif kind == Event.DELIVERY:
             self._on_delivery(event.delivery)
         elif kind in (Event.LINK_REMOTE_CLOSE, Event.LINK_REMOTE_DETACH):
@@ -431,7 +434,6 @@ class AmqpConnection:
             correlation_id=request.id,
             properties={"status-code": int32(status), "status-description": description},
         ))
-        self._send_replies()
 
     def _send_replies(self) -> None:
         senders = [link for link, role in self._roles.items() if role == "cbs-replies"]

@@ -19,7 +19,7 @@ from kit.sandbox.cli import add_state_dir, print_json
 from kit.sandbox.connection import connection_path
 from kit.sandbox.db import Database
 from kit.sandbox.hub import rbac
-from kit.sandbox.identity import directory, external_issuer, seed
+from kit.sandbox.identity import directory, external_issuer, issuance, seed
 from kit.sandbox.identity.keys import new_signing_key
 from kit.sandbox.paths import private_dir, resolve_state_dir, write_private
 
@@ -197,6 +197,24 @@ def _token_workload(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_lifetime(args: argparse.Namespace) -> int:
+    with _directory(args) as (db, _):
+        if args.seconds is None:
+            seconds = issuance.access_token_lifetime_s(db)
+        else:
+            seconds = issuance.set_access_token_lifetime_s(db, None if args.seconds == "default" else
+                                                           _whole_seconds(args.seconds))
+    print_json({"access_token_lifetime_s": seconds, "default": seconds == issuance.ACCESS_TOKEN_LIFETIME_S})
+    return 0
+
+
+def _whole_seconds(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"seconds: '{text}' is not a whole number of seconds (or 'default').") from None
+
+
 def _command(sub, name: str, handler: Callable, text: str, app: bool = False) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=text, description=text)
     add_state_dir(parser)
@@ -270,3 +288,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     workload.add_argument("--audience", default=directory.FIC_AUDIENCE)
     workload.add_argument("--minutes", type=float, default=60)
     workload.add_argument("--out", default=None, help="write the token to this file (0600) instead of printing it")
+    lifetime = _command(token_sub, "lifetime", _token_lifetime,
+                        "show or set how long the access tokens issued from now on last (sandbox only: Entra's "
+                        "last about an hour)")
+    lifetime.add_argument("seconds", nargs="?", default=None, help="5 to 3599, or 'default'")

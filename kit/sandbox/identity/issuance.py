@@ -24,6 +24,7 @@ from typing import Any
 import jwt
 
 from kit.sandbox.db import Database
+from kit.sandbox.hub import settings_store
 from kit.sandbox.identity import directory
 from kit.sandbox.identity.keys import SigningKey, b64url, new_signing_key, stored_key
 
@@ -33,6 +34,9 @@ ARM_RESOURCE = "https://management.azure.com"
 ARM_CLASSIC_RESOURCE = "https://management.core.windows.net/"  # what ``az`` asks for; the token's aud keeps the slash
 KNOWN_RESOURCES = (IOT_HUB_RESOURCE, GRAPH_RESOURCE, ARM_RESOURCE, ARM_CLASSIC_RESOURCE)
 ACCESS_TOKEN_LIFETIME_S = 3599
+# Sandbox only: a shorter lifetime set with `python -m kit.sandbox token lifetime SECONDS`, so a test (or a learner)
+# can watch a token expire during a session and the SDK get a new one. Kept in the sandbox's settings table.
+LIFETIME_SETTING = "entra_access_token_lifetime_s"
 BACKDATE_S = 300
 ENTRA_KEY_NAME = "entra-signing"
 
@@ -68,6 +72,26 @@ def access_token_claims(tenant_id: str, object_id: str, app_id: str, appidacr: s
     }
     claims.update(extra)
     return claims
+
+
+def access_token_lifetime_s(db: Database) -> int:
+    """How long the access tokens issued now last: about an hour, as Entra's default, unless the sandbox was set
+    to a shorter lifetime."""
+    return int(settings_store.get(db, LIFETIME_SETTING) or ACCESS_TOKEN_LIFETIME_S)
+
+
+def set_access_token_lifetime_s(db: Database, seconds: int | None) -> int:
+    """Set the lifetime of the access tokens issued from now on (None: back to the default); returns it."""
+    if seconds is not None and not 5 <= seconds <= ACCESS_TOKEN_LIFETIME_S:
+        raise ValueError(f"seconds: {seconds} is outside 5 to {ACCESS_TOKEN_LIFETIME_S}; give a lifetime in that "
+                         "range, or 'default'.")
+    settings_store.put(db, LIFETIME_SETTING, str(seconds or ACCESS_TOKEN_LIFETIME_S))
+    return access_token_lifetime_s(db)
+
+
+def seconds_left(token: str) -> int:
+    """Seconds until the token's ``exp``, for the ``expires_in`` fields of the responses that carry it."""
+    return int(jwt.decode(token, options={"verify_signature": False})["exp"] - time.time())
 
 
 def sign(claims: dict[str, Any], key: SigningKey, kid: str | None = None) -> str:

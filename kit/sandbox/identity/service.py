@@ -62,7 +62,8 @@ class IdentityService:
             permissions = directory.graph_permissions(self.db, object_id)
             if permissions:
                 extra["roles"] = permissions
-        claims = issuance.access_token_claims(tenant_id, object_id, app_id, appidacr, resource, **extra)
+        claims = issuance.access_token_claims(tenant_id, object_id, app_id, appidacr, resource,
+                                              lifetime_s=issuance.access_token_lifetime_s(self.db), **extra)
         return issuance.sign(claims, self.entra_key)
 
     def delegated_scopes(self, user_id: str, resource: str) -> list[str]:
@@ -121,6 +122,7 @@ def entra_endpoint(
 
 def token_response(access_token: str, **extra: Any) -> JSONResponse:
     """The token endpoint's success body, never cached, with Entra's lifetime fields."""
-    body = {"token_type": "Bearer", "expires_in": issuance.ACCESS_TOKEN_LIFETIME_S,
-            "ext_expires_in": issuance.ACCESS_TOKEN_LIFETIME_S, **extra, "access_token": access_token}
+    lifetime = issuance.seconds_left(access_token)
+    body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, **extra,
+            "access_token": access_token}
     return JSONResponse(body, headers=errors.NO_STORE)
