@@ -89,9 +89,10 @@ def set_access_token_lifetime_s(db: Database, seconds: int | None) -> int:
     return access_token_lifetime_s(db)
 
 
-def seconds_left(token: str) -> int:
-    """Seconds until the token's ``exp``, for the ``expires_in`` fields of the responses that carry it."""
-    return int(jwt.decode(token, options={"verify_signature": False})["exp"] - time.time())
+def lifetime_of(token: str) -> int:
+    """The lifetime a token was issued with (``exp`` minus the issuance time), for the ``expires_in`` fields."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return int(claims["exp"] - claims["iat"] - BACKDATE_S)
 
 
 def sign(claims: dict[str, Any], key: SigningKey, kid: str | None = None) -> str:

@@ -71,7 +71,7 @@ async def app_service(request: Request) -> Response:
         return issued
     principal, resource, token = issued
     return JSONResponse({
-        "access_token": token, "expires_on": str(int(time.time()) + issuance.seconds_left(token)),
+        "access_token": token, "expires_on": str(int(time.time()) + issuance.lifetime_of(token)),
         "resource": resource, "token_type": "Bearer", "client_id": principal.client_id,
     })
 
@@ -88,7 +88,7 @@ async def imds(request: Request) -> Response:
         return issued
     principal, resource, token = issued
     now = int(time.time())
-    lifetime = issuance.seconds_left(token)
+    lifetime = issuance.lifetime_of(token)
     return JSONResponse({
         "access_token": token, "client_id": principal.client_id, "expires_in": str(lifetime),
         "expires_on": str(now + lifetime), "ext_expires_in": str(lifetime),

@@ -122,7 +122,7 @@ def entra_endpoint(
 
 def token_response(access_token: str, **extra: Any) -> JSONResponse:
     """The token endpoint's success body, never cached, with Entra's lifetime fields."""
-    lifetime = issuance.seconds_left(access_token)
+    lifetime = issuance.lifetime_of(access_token)
     body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, **extra,
             "access_token": access_token}
     return JSONResponse(body, headers=errors.NO_STORE)
