@@ -8,7 +8,8 @@ are chosen by the repository's root ``conftest.py``, so the notebooks run by nbv
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from azure.identity import ClientSecretCredential
 
 from kit.sandbox import process
 from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
-from kit.sandbox.paths import resolve_state_dir
+from kit.sandbox.paths import TLS_DIR, resolve_state_dir
+from tests.reliability.reporting import SANDBOX_FOLDERS
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +54,25 @@ def admin_credential(sandbox: Connection) -> ClientSecretCredential:
     app registrations."""
     return ClientSecretCredential(sandbox.tenant_id, sandbox.admin_client_id, sandbox.admin_client_secret,
                                   authority=sandbox.authority_host, disable_instance_discovery=True)
+
+
+@pytest.fixture
+def private_sandbox(sandbox: Connection, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[Callable[..., Connection]]:
+    """``private_sandbox()`` starts a sandbox in a new temporary state folder (restartable with ``state_dir=``);
+    every one started is stopped at teardown. It asks for the session sandbox first, so that one keeps AMQP port
+    5671, and copies its TLS CA, so the trust variables the session set (read by requests and azure-identity) hold
+    for it too."""
+    started: list[Path] = []
+
+    def start(state_dir: Path | None = None, **options) -> Connection:
+        folder = state_dir or tmp_path_factory.mktemp("private-sandbox") / "state"
+        if not (folder / TLS_DIR).exists():
+            shutil.copytree(Path(sandbox.state_dir) / TLS_DIR, folder / TLS_DIR)
+        started.append(folder)
+        SANDBOX_FOLDERS.append(folder)
+        return process.start(folder, **options)
+
+    yield start
+    for folder in started:
+        process.stop(folder)

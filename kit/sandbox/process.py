@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kit.sandbox.connection import Connection, connection_path, load_connection
@@ -18,6 +21,7 @@ from kit.sandbox.paths import LOG_FILE, PID_FILE, TLS_DIR, private_dir, resolve_
 from kit.sandbox.server import HEALTH_PATH, LOOPBACK
 
 START_TIMEOUT_S = 30.0
+START_LOCK_FILE = "start.lock"
 
 
 class SandboxError(RuntimeError):
@@ -74,11 +78,25 @@ def _port_free(port: int) -> bool:
     import socket
 
     with socket.socket() as sock:
+        # As the server binds (server.bind_socket): connections of the last run in TIME_WAIT do not hold the port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:
             return False
     return True
+
+
+@contextmanager
+def _start_lock(folder: Path) -> Iterator[None]:
+    """One start at a time per state folder (another process's too): a second waits, then finds the first's sandbox
+    instead of starting another on the same files."""
+    descriptor = os.open(private_dir(folder) / START_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def start(state_dir: str | Path | None = None, port: int | None = None, bind_host: str = LOOPBACK) -> Connection:
@@ -87,7 +105,11 @@ def start(state_dir: str | Path | None = None, port: int | None = None, bind_hos
     existing = running(folder)
     if existing:
         return existing
-    private_dir(folder)
+    with _start_lock(folder):
+        return running(folder) or _spawn(folder, port, bind_host)
+
+
+def _spawn(folder: Path, port: int | None, bind_host: str) -> Connection:
     if port is None:  # keep the port of the last run when we can, so saved settings stay valid
         previous = _previous_port(folder)
         port = previous if previous and _port_free(previous) else 0

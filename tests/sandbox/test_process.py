@@ -1,15 +1,27 @@
-"""The sandbox process: start, reuse, status, the connection file and its permissions, stop and reset."""
+"""The sandbox process: start, reuse, status, the connection file and its permissions, stop and reset, two starts at
+once, and what a restart keeps."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import requests
+from azure.identity import ClientSecretCredential
+
 from kit.sandbox import process
 from kit.sandbox.connection import load_connection
+from kit.sandbox.hub.http import API_VERSION
+from kit.sandbox.paths import TLS_DIR
+
+SCOPE = "https://iothubs.azure.net/.default"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -66,3 +78,62 @@ def test_folders_made_for_secrets_are_owner_only(sandbox_dir: Path, sandbox) -> 
     secrets = sandbox_dir / "secrets"
     assert secrets.is_dir()
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
+
+
+def serve_processes(folder: Path) -> list[int]:
+    """Pids of ``kit.sandbox serve`` processes for ``folder`` (from /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in words and str(folder).encode() in words:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+@pytest.mark.slow
+def test_two_starts_at_once_on_one_folder_start_one_sandbox(sandbox, tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    shutil.copytree(Path(sandbox.state_dir) / TLS_DIR, folder / TLS_DIR)  # no new CA: the test is about the start
+    starts = [subprocess.Popen([sys.executable, "-m", "kit.sandbox", "start", "--state-dir", str(folder)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        results = [start.communicate(timeout=120) for start in starts]
+        assert [start.returncode for start in starts] == [0, 0], [err for _, err in results]
+        pids = {json.loads(out)["pid"] for out, _ in results}
+        assert len(pids) == 1, f"two sandboxes started on one folder: {pids}"
+        assert serve_processes(folder) == list(pids)
+    finally:
+        process.stop(folder)
+        for pid in serve_processes(folder):  # a second sandbox this test started, if the start was not exclusive
+            os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_a_restart_keeps_the_identity_side_and_the_port(private_sandbox) -> None:
+    """Apps, secrets, signing keys and the port survive a stop and a start; a token issued before still verifies."""
+    first = private_sandbox()
+    authority = {"authority": first.authority_host, "disable_instance_discovery": True}
+    token = ClientSecretCredential(first.tenant_id, first.client_id, first.client_secret, **authority).get_token(
+        SCOPE).token
+    created = _cli("app", "create", "--name", "survives-restart", "--role", "IoT Hub Data Reader",
+                   "--state-dir", first.state_dir)
+    app = json.loads(created.stdout)
+    keys_url = f"{first.authority_host}/{first.tenant_id}/discovery/v2.0/keys"
+    keys = requests.get(keys_url, timeout=10).json()
+
+    assert process.stop(first.state_dir)
+    again = private_sandbox(state_dir=Path(first.state_dir))
+
+    assert again.pid != first.pid
+    assert (again.port, again.authority_host, again.hub_host) == (first.port, first.authority_host, first.hub_host)
+    assert (again.tenant_id, again.client_id, again.client_secret) == (first.tenant_id, first.client_id,
+                                                                       first.client_secret)
+    assert requests.get(keys_url, timeout=10).json() == keys
+    statistics = requests.get(f"https://{again.hub_host}/statistics/devices", params={"api-version": API_VERSION},
+                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert statistics.status_code == 200, statistics.text  # the token from before the restart
+    reader = ClientSecretCredential(again.tenant_id, app["client_id"], app["client_secret"], **authority)
+    assert reader.get_token(SCOPE).token

@@ -3,25 +3,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from azure.iot.hub import IoTHubJobManager, IoTHubRegistryManager
 from azure.iot.hub.models import CloudToDeviceMethod, JobRequest, QuerySpecification, Twin, TwinProperties
 from msrest.exceptions import HttpOperationError
 
+from kit.sandbox import process
 from kit.sandbox.connection import Connection
-from kit.sandbox.db import Database
-from kit.sandbox.hub import fleet
-from kit.sandbox.hub.jobs import JobScheduler
-from kit.sandbox.hub.methods import MethodInvoker
-from kit.sandbox.hub.registry import Registry
+from kit.sandbox.hub.jobs import STOPPED_REASON
+from tests.sandbox.hub.conftest import credential_for
 
 THERMOSTATS_A = "tags.building = 'building-a' AND tags.deviceType = 'thermostat'"
 
@@ -202,28 +200,28 @@ def test_rbac_jobs_read_and_write(sandbox: Connection, role_credential) -> None:
     assert hub_error(no_read) == (401, "IotHubUnauthorized")
 
 
-def test_restart_fails_running_jobs_and_restarts_scheduled_ones(tmp_path) -> None:
-    """What a sandbox restart does with stored jobs (the scheduler on its own database, no server)."""
-    db = Database.in_state_dir(tmp_path)
-    registry = Registry(db)
-    fleet.seed(registry)
+@pytest.mark.slow
+def test_restart_fails_running_jobs_and_restarts_scheduled_ones(private_sandbox) -> None:
+    """A real restart of the sandbox process: a job running when it stops is failed with the reason, a job scheduled
+    for later is still scheduled and can be cancelled."""
+    first = private_sandbox()
+    subprocess.run([sys.executable, "-m", "kit.sandbox", "hub-tier", "S2", "--state-dir", first.state_dir],
+                   check=True, capture_output=True)  # two active jobs at once
+    credential = credential_for(first, first.client_id, first.client_secret)
+    jobs = IoTHubJobManager.from_token_credential(first.hub_host, credential)
+    later = twin_job(THERMOSTATS_A, {"neverApplied": True}, naive_utc_iso(hours=1))
+    assert jobs.create_scheduled_job(later.job_id, later).status == "scheduled"
+    slow = JobRequest(job_id=job_id(), type="scheduleDeviceMethod", query_condition="deviceId = 'thermostat-a-2'",
+                      cloud_to_device_method=CloudToDeviceMethod(method_name="slow", payload={"seconds": 60},
+                                                                 response_timeout_in_seconds=120))
+    jobs.create_scheduled_job(slow.job_id, slow)
+    assert wait_for(jobs, slow.job_id, status="running").status == "running"
 
-    async def scenario() -> tuple[str, str, str]:
-        first = JobScheduler(registry, MethodInvoker(registry), [])
-        db.execute("INSERT INTO hub_jobs (job_id, type, status, doc) VALUES ('was-running', 'scheduleUpdateTwin', "
-                   "'running', ?)", ('{"jobId":"was-running","type":"scheduleUpdateTwin","status":"running"}',))
-        first.table.insert({"jobId": "later", "type": "scheduleUpdateTwin", "status": "scheduled",
-                            "startTime": "2099-01-01T00:00:00Z"}, ("none",), 1, "jobs")
-        restarted = JobScheduler(registry, MethodInvoker(registry), [])
-        await restarted.resume()
-        running = restarted.get("was-running")
-        waiting = "later" in restarted.tasks
-        restarted.tasks.cancel("later")
-        return running["status"], running["failureReason"], restarted.get("later")["status"] if waiting else ""
+    process.stop(first.state_dir)
+    again = private_sandbox(state_dir=Path(first.state_dir))
+    jobs = IoTHubJobManager.from_token_credential(again.hub_host, credential)
 
-    try:
-        status, reason, later = asyncio.run(scenario())
-    finally:
-        db.close()
-    assert status == "failed" and "stopped" in reason
-    assert later == "scheduled"
+    stopped = jobs.get_scheduled_job(slow.job_id)
+    assert stopped.status == "failed" and stopped.failure_reason == STOPPED_REASON
+    assert jobs.get_scheduled_job(later.job_id).status == "scheduled"
+    assert jobs.cancel_scheduled_job(later.job_id).status == "cancelled"
