@@ -85,6 +85,10 @@ HEADER_MEANINGS = {
     "kid": "id of the signing key in the issuer's JWKS",
     "x5t": "thumbprint of the signing certificate (v1 tokens; the same as kid)",
 }
+ASSERTION_HEADER_MEANINGS = {
+    "x5t": "SHA-1 thumbprint of the app's certificate (base64url): the registered certificate Entra ID checks it with",
+    "x5t#S256": "SHA-256 thumbprint of the app's certificate (base64url)",
+}
 TIME_CLAIMS = ("iat", "nbf", "exp")
 
 
@@ -134,7 +138,8 @@ def claim_rows(token: Any, kind: str | None = None) -> list[dict[str, str]]:
     decoded = decode_unverified(token)
     kind = kind or token_kind(decoded["claims"])
     meanings = _KIND_MEANINGS[kind]
-    rows = [{"part": "header", "name": k, "value": _shown(k, v), "meaning": HEADER_MEANINGS.get(k, "")}
+    header_meanings = HEADER_MEANINGS | (ASSERTION_HEADER_MEANINGS if kind == "client_assertion" else {})
+    rows = [{"part": "header", "name": k, "value": _shown(k, v), "meaning": header_meanings.get(k, "")}
             for k, v in decoded["header"].items()]
     rows += [{"part": "claims", "name": k, "value": _shown(k, v), "meaning": meanings.get(k, "")}
              for k, v in decoded["claims"].items()]

@@ -52,6 +52,8 @@ def test_a_client_assertion_is_for_the_token_endpoint_and_issued_by_the_app(sand
     assert tokens.claims_frame(assertion).attrs["kind"] == "client_assertion"
     assert "token endpoint" in meaning["aud"] and "IoT Hub expects" not in meaning["aud"]
     assert "the application itself" in meaning["iss"] and "security token service" not in meaning["iss"]
+    header = {row["name"]: row["meaning"] for row in tokens.claim_rows(assertion) if row["part"] == "header"}
+    assert "app's certificate" in header["x5t"]
 
 
 def test_an_external_workload_token_names_the_federated_credential(sandbox: Connection):
