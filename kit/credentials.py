@@ -25,6 +25,7 @@ from typing import Any, Literal
 from azure.core.credentials import TokenCredential
 from azure.identity import (
     AzureAuthorityHosts,
+    AzureCliCredential,
     CertificateCredential,
     ChainedTokenCredential,
     ClientAssertionCredential,
@@ -35,6 +36,7 @@ from azure.identity import (
     ManagedIdentityCredential,
     WorkloadIdentityCredential,
 )
+from pydantic import SecretStr
 
 from kit.sandbox.connection import Connection, load_connection
 from kit.settings import SandboxOnlyError, Settings
@@ -237,6 +239,37 @@ def device_code(settings: Settings, client_id: str | None = None, **kwargs: Any)
     if client_id:
         kwargs["client_id"] = client_id
     return DeviceCodeCredential(tenant_id=settings.tenant_id, **authority_kwargs(settings), **kwargs)
+
+
+# --- the administrator ----------------------------------------------------------------------------------------
+
+ADMIN_SECRET_ENV = "KIT_ADMIN_CLIENT_SECRET"
+
+
+def admin_credential(session_or_settings: Any, **kwargs: Any) -> TokenCredential:
+    """The administrator's credential for the admin steps (``kit.admin``: Graph and ARM), not the app's.
+
+    On real Azure it is the learner's own account: ``az login``'s (``AzureCliCredential``, the default), a device
+    code sign-in, or an admin app's secret from ``KIT_ADMIN_CLIENT_SECRET`` (``admin_credential_kind``). On the
+    sandbox it is the sandbox's administrator app from ``connection.json``, which holds what that account holds on
+    Azure: Owner on the subscription and the right to manage app registrations."""
+    settings: Settings = getattr(session_or_settings, "settings", session_or_settings)
+    _require(settings, "tenant_id")
+    if settings.target == "sandbox":
+        conn = connection_for(settings)
+        return ClientSecretCredential(conn.tenant_id, conn.admin_client_id, conn.admin_client_secret,
+                                      **sandbox_kwargs(conn), **kwargs)
+    if settings.admin_credential_kind == "cli":
+        return AzureCliCredential(tenant_id=settings.tenant_id, **kwargs)
+    if settings.admin_credential_kind == "device_code":
+        return device_code(settings, **kwargs)
+    secret = settings.admin_client_secret or SecretStr(os.environ.get(ADMIN_SECRET_ENV, ""))
+    if not settings.admin_client_id or not secret.get_secret_value():
+        raise ValueError(f"admin_client_id, {ADMIN_SECRET_ENV}: admin_credential_kind 'client_secret' needs the "
+                         f"admin app's client id in the settings and its secret in {ADMIN_SECRET_ENV} (%env in a "
+                         "cell you do not save); or choose 'cli' to use your az login.")
+    return ClientSecretCredential(settings.tenant_id, settings.admin_client_id, secret.get_secret_value(),
+                                  **authority_kwargs(settings), **kwargs)
 
 
 # --- the production chain --------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 import kit
+from kit.cloud import Cloud
 from kit.credentials import trust_sandbox
 from kit.magics import register_magic
 from kit.sandbox import process
@@ -66,6 +67,11 @@ class Session:
                 "Use session.settings (tenant, client id, hub host, authority) and the admin calls of kit.admin; put "
                 "a step that only the sandbox can do under `if session.on_sandbox:`.")
         return self.sandbox_connection
+
+    @property
+    def cloud(self) -> Cloud:
+        """The target's endpoints (authority, Graph, ARM, hub) and the hub's place in ARM, the same on both targets."""
+        return Cloud.for_settings(self.settings)
 
     @property
     def on_sandbox(self) -> bool:

@@ -3,6 +3,12 @@
 The same settings drive both targets: ``sandbox`` (the local service) and ``azure`` (a real tenant and hub). They
 are saved to a 0600 file (``~/.iot-entra-kit/settings.json``, or ``$KIT_SETTINGS_FILE``) without the client secret
 unless asked; the secret is a ``SecretStr``, so it never shows in a repr, a notebook output or a log line.
+
+The admin steps (``kit.admin``) need the control plane too: Microsoft Graph and Azure Resource Manager (public-cloud
+endpoints by default, as ``az cloud`` lists them), the hub's ``subscription_id``, ``resource_group`` and ``hub_name``,
+and how the administrator signs in (``admin_credential_kind``: ``cli`` = ``az login``'s account, ``device_code``, or
+``client_secret`` = an admin app whose secret comes from ``KIT_ADMIN_CLIENT_SECRET`` and is never saved). On the
+sandbox they all come from its ``connection.json``.
 """
 
 from __future__ import annotations
@@ -24,11 +30,33 @@ if TYPE_CHECKING:
 SETTINGS_FILE_ENV = "KIT_SETTINGS_FILE"
 DEFAULT_SETTINGS_FILE = Path.home() / ".iot-entra-kit" / "settings.json"
 PUBLIC_AUTHORITY = "https://login.microsoftonline.com"
+# The public cloud's control plane: Microsoft Graph and Azure Resource Manager, and the resources their tokens name.
+PUBLIC_GRAPH = "https://graph.microsoft.com"
+PUBLIC_ARM = "https://management.azure.com"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+ARM_SCOPE = "https://management.azure.com/.default"
+RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}(?<!\.)$")
+HUB_NAME = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{2,49}[a-zA-Z0-9]$")
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 
+_APP_ID_PROBLEM = ("is not a GUID. Copy 'Application (client) ID' from the app registration's Overview (not its "
+                   "name, nor the secret's ID).")
+# Identifiers checked by their form, with what is wrong and where the right value is.
+IDENTIFIERS = {
+    "client_id": (GUID, _APP_ID_PROBLEM),
+    "admin_client_id": (GUID, _APP_ID_PROBLEM),
+    "subscription_id": (GUID, "is not a GUID. Copy the Subscription ID from the hub's Overview in the portal, or "
+                              "run: az account show --query id -o tsv"),
+    "resource_group": (RESOURCE_GROUP, "is not a resource group name (1-90 letters, digits, '-', '_', '.', '(' or "
+                                       "')', not ending with '.'). Copy it from the hub's Overview."),
+    "hub_name": (HUB_NAME, "is not an IoT hub name (3-50 letters, digits or '-'). Give the name alone, e.g. 'myhub' "
+                           "for myhub.azure-devices.net."),
+}
+# How the administrator (the learner's own account) signs in for the admin steps on real Azure.
+AdminCredentialKind = Literal["cli", "device_code", "client_secret"]
 CredentialKind = Literal[
     "default", "environment", "client_secret", "certificate", "client_assertion", "workload_identity",
     "managed_identity", "chained", "device_code",
@@ -68,6 +96,17 @@ class Settings(BaseSettings):
     federated_token_file: Path | None = None
     authority_host: str = PUBLIC_AUTHORITY
     sandbox_state_dir: str | None = None
+    # The control plane (kit.admin): where Graph and ARM are, and the hub's place in ARM.
+    graph_endpoint: str = PUBLIC_GRAPH
+    arm_endpoint: str = PUBLIC_ARM
+    graph_scope: str = GRAPH_SCOPE
+    arm_scope: str = ARM_SCOPE
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    hub_name: str | None = None
+    admin_credential_kind: AdminCredentialKind = "cli"
+    admin_client_id: str | None = None
+    admin_client_secret: SecretStr | None = None
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -87,16 +126,36 @@ class Settings(BaseSettings):
                 "(like contoso.onmicrosoft.com). Copy 'Directory (tenant) ID' from the app registration's Overview.")
         return value
 
-    @field_validator("client_id")
+    @field_validator(*IDENTIFIERS)
     @classmethod
-    def _client(cls, value: str | None) -> str | None:
+    def _identifier(cls, value: str | None, info: Any) -> str | None:
         if value is None:
             return None
         value = value.strip()
-        if not GUID.match(value):
-            raise ValueError(
-                f"client_id: '{value}' is not a GUID. Copy 'Application (client) ID' from the app registration's "
-                "Overview (not its name, nor the secret's ID).")
+        pattern, problem = IDENTIFIERS[info.field_name]
+        if not pattern.match(value):
+            raise ValueError(f"{info.field_name}: '{value}' {problem}")
+        return value
+
+    @field_validator("graph_endpoint", "arm_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str, info: Any) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith("https://"):
+            example = PUBLIC_GRAPH if info.field_name == "graph_endpoint" else PUBLIC_ARM
+            raise ValueError(f"{info.field_name}: '{value}' must be an https URL, e.g. '{example}'.")
+        if info.field_name == "graph_endpoint" and value.endswith(("/v1.0", "/beta")):
+            raise ValueError(f"graph_endpoint: leave the version out, e.g. '{value.rsplit('/', 1)[0]}' (the kit "
+                             "calls /v1.0 itself).")
+        return value
+
+    @field_validator("graph_scope", "arm_scope")
+    @classmethod
+    def _scope(cls, value: str, info: Any) -> str:
+        value = value.strip()
+        if not value.endswith("/.default"):
+            raise ValueError(f"{info.field_name}: '{value}' must end with '/.default', e.g. "
+                             f"'{GRAPH_SCOPE if info.field_name == 'graph_scope' else ARM_SCOPE}'.")
         return value
 
     @field_validator("hub_host")
@@ -142,6 +201,10 @@ class Settings(BaseSettings):
         if field and getattr(self, field) is None:
             raise ValueError(f"{field}: credential_kind '{self.credential_kind}' needs {field}; enter it or "
                              "choose another credential kind.")
+        if self.admin_credential_kind == "client_secret" and self.target == "azure" and not self.admin_client_id:
+            raise ValueError("admin_client_id: admin_credential_kind 'client_secret' needs the administrator app's "
+                             "client id (its secret comes from KIT_ADMIN_CLIENT_SECRET); or choose 'cli' or "
+                             "'device_code' to sign in as yourself.")
         return self
 
     @classmethod
@@ -152,12 +215,15 @@ class Settings(BaseSettings):
             hub_host=connection.hub_host, credential_kind=credential_kind,
             client_secret=SecretStr(connection.client_secret), certificate_path=Path(connection.certificate_path),
             federated_token_file=Path(connection.federated_token_file), authority_host=connection.authority_host,
-            sandbox_state_dir=connection.state_dir,
+            sandbox_state_dir=connection.state_dir, graph_endpoint=connection.graph_endpoint or PUBLIC_GRAPH,
+            arm_endpoint=connection.arm_endpoint or PUBLIC_ARM, subscription_id=connection.subscription_id or None,
+            resource_group=connection.resource_group or None, hub_name=connection.hub_name or None,
+            admin_credential_kind="client_secret", admin_client_id=connection.admin_client_id or None,
         )
 
     def save(self, path: str | os.PathLike[str] | None = None, include_secret: bool = False) -> Path:
         """Write the settings (mode 0600); the client secret only when ``include_secret`` is True."""
-        data = self.model_dump(mode="json", exclude={"client_secret"})
+        data = self.model_dump(mode="json", exclude={"client_secret", "admin_client_secret"})
         if include_secret and self.client_secret is not None:
             data["client_secret"] = self.client_secret.get_secret_value()
         return write_private(settings_path(path), json.dumps(data, indent=2, sort_keys=True))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from azure.identity import ClientSecretCredential
 
 from kit.sandbox import process
 from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
+from kit.sandbox.db import Database
+from kit.sandbox.hub import rbac
 from kit.sandbox.paths import TLS_DIR, resolve_state_dir
 from tests.reliability.reporting import SANDBOX_FOLDERS
 
@@ -28,8 +31,14 @@ def sandbox_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def sandbox(sandbox_dir: Path) -> Iterator[Connection]:
-    """A running sandbox; its CA bundle is trusted by requests (REST) and OpenSSL (uamqp) for the session."""
+    """A running sandbox; its CA bundle is trusted by requests (REST) and OpenSSL (uamqp) for the session, and its
+    role assignments apply at once (no propagation delay)."""
     conn = process.start(sandbox_dir)
+    db = Database.in_state_dir(Path(conn.state_dir))
+    try:  # role assignments apply at once in tests; the tests of the delay set it themselves (``propagation``)
+        rbac.set_propagation_seconds(db, 0)
+    finally:
+        db.close()
     os.environ["REQUESTS_CA_BUNDLE"] = conn.ca_bundle
     os.environ["SSL_CERT_FILE"] = conn.ca_bundle
     yield conn
@@ -76,3 +85,24 @@ def private_sandbox(sandbox: Connection, tmp_path_factory: pytest.TempPathFactor
     yield start
     for folder in started:
         process.stop(folder)
+
+
+@pytest.fixture
+def propagation(sandbox: Connection) -> Iterator[Callable[[float], object]]:
+    """``with propagation(2): ...`` makes new assignments apply after 2 s; the earlier delay comes back after."""
+    db = Database.in_state_dir(Path(sandbox.state_dir))
+    before = rbac.propagation_seconds(db)
+
+    @contextmanager
+    def delay(seconds: float) -> Iterator[None]:
+        rbac.set_propagation_seconds(db, seconds)
+        try:
+            yield
+        finally:
+            rbac.set_propagation_seconds(db, before)
+
+    try:
+        yield delay
+    finally:
+        rbac.set_propagation_seconds(db, before)
+        db.close()

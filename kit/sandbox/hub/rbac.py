@@ -30,7 +30,7 @@ from kit.sandbox.hub.resource import hub_resource
 PREFIX = "Microsoft.Devices/IotHubs/"
 ROLE_DEFINITIONS_PATH = "/providers/Microsoft.Authorization/roleDefinitions/"
 PROPAGATION_KEY = "role_propagation_seconds"
-DEFAULT_PROPAGATION_S = 0.0
+DEFAULT_PROPAGATION_S = 5.0
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
 
 

@@ -23,6 +23,7 @@ from kit.sandbox.identity import directory, external_issuer, issuance, seed
 from kit.sandbox.identity.keys import new_signing_key
 from kit.sandbox.paths import private_dir, resolve_state_dir, write_private
 
+NO_WAIT_HELP = "return at once instead of waiting for the assignment to apply (role propagation)"
 IDENTITY_NOT_FOUND = "Identity not found"  # what the portal shows for an assignment whose principal was deleted
 
 
@@ -63,9 +64,22 @@ def _app_create(args: argparse.Namespace) -> int:
         if kind == "application":
             secret = directory.add_secret(db, principal, args.secret_days)
             result.update(client_secret=secret["client_secret"], secret_expires=secret["expires"])
-        result["roles"] = [rbac.assign(db, principal.object_id, role).role.name for role in args.role]
+        assignments = [rbac.assign(db, principal.object_id, role) for role in args.role]
+        result["roles"] = [a.role.name for a in assignments]
+    if assignments:
+        result["waited_for_propagation_s"] = _wait_until_applied(assignments, args.no_wait)
     print_json(result)
     return 0
+
+
+def _wait_until_applied(assignments: list[rbac.Assignment], no_wait: bool) -> float:
+    """Sleep until new assignments apply (the sandbox's propagation delay), so the next command can use them; a
+    program using ARM on Azure polls instead (kit.admin.wait_for_role). Returns the seconds waited."""
+    wait = max(0.0, max(a.effective_at for a in assignments) - time.time())
+    if no_wait:
+        return 0.0
+    time.sleep(wait)
+    return round(wait, 1)
 
 
 def _app_list(args: argparse.Namespace) -> int:
@@ -136,10 +150,9 @@ def _role_assign(args: argparse.Namespace) -> int:
         object_id, name = _principal_id(db, args.principal)
         assignment = rbac.assign(db, object_id, args.role, scope=args.scope,
                                  principal_type=_principal_type(db, object_id))
-        wait = max(0.0, assignment.effective_at - time.time())
     print_json({"principal_id": object_id, "principal_name": name, "role": assignment.role.name,
                 "role_definition_id": assignment.role.definition_id, "scope": assignment.scope,
-                "name": assignment.name, "applies_in_seconds": round(wait, 1)})
+                "name": assignment.name, "waited_for_propagation_s": _wait_until_applied([assignment], args.no_wait)})
     return 0
 
 
@@ -233,6 +246,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--role", action="append", default=[], help="IoT Hub data role to assign (repeatable)")
     create.add_argument("--secret-days", type=float, default=directory.DEFAULT_SECRET_DAYS)
+    create.add_argument("--no-wait", action="store_true", help=NO_WAIT_HELP)
     kinds = create.add_mutually_exclusive_group()
     kinds.add_argument("--managed-identity", action="store_true", help="a user-assigned managed identity instead")
     kinds.add_argument("--public-client", action="store_true", help="a public client (device code), no secret")
@@ -274,6 +288,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         cmd.add_argument("--principal", required=True, help="app client id, object id or name, or a user's UPN")
         cmd.add_argument("--role", required=True, help=", ".join(rbac.BUILT_IN_ROLES))
         cmd.add_argument("--scope", default=None, help="a resource id (default: the hub's)")
+        if name == "assign":
+            cmd.add_argument("--no-wait", action="store_true", help=NO_WAIT_HELP)
     _command(role_sub, "list", _role_list, "list role assignments at the hub's scope and above").add_argument(
         "--principal", default=None)
     _command(role_sub, "propagation", _role_propagation,

@@ -83,3 +83,19 @@ def test_workload_token_command_writes_a_private_file(sandbox, tmp_path):
     result = admin(sandbox, "token", "workload", "--subject", "system:serviceaccount:workshop:api", "--out", str(out))
     assert result["issuer"] == sandbox.external_issuer and "token" not in result
     assert os.stat(out).st_mode & 0o777 == 0o600
+
+
+def test_role_commands_wait_for_the_propagation_delay(sandbox, authority):
+    assert admin(sandbox, "role", "propagation")["role_propagation_seconds"] == 0  # the test session's setting
+    try:
+        assert admin(sandbox, "role", "propagation", "1.5")["role_propagation_seconds"] == 1.5
+        app = admin(sandbox, "app", "create", "--name", "waits", "--role", "IoT Hub Data Reader")
+        assert app["waited_for_propagation_s"] >= 1.4  # usable as soon as the command returns
+        quick = admin(sandbox, "role", "assign", "--principal", "waits", "--role", "IoT Hub Twin Contributor",
+                      "--no-wait")
+        assert quick["waited_for_propagation_s"] == 0
+        listed = {r["role"]: r["applied"] for r in admin(sandbox, "role", "list", "--principal", "waits")}
+        assert listed == {"IoT Hub Data Reader": True, "IoT Hub Twin Contributor": False}
+        assert "0 to 3600" in admin(sandbox, "role", "propagation", "-1", ok=False)
+    finally:
+        admin(sandbox, "role", "propagation", "0")
