@@ -140,7 +140,11 @@ def starting_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     form can repair settings that stop ``kit.session.begin`` from running."""
     from kit.session import sandbox_settings, saved_target
 
-    if saved_target(path) == "sandbox":
+    try:
+        target = saved_target(path)
+    except SettingsError:
+        target = "azure"  # an unreadable file: the form starts empty, and saving replaces the file
+    if target == "sandbox":
         return sandbox_settings(path=path)[0]
     try:
         return Settings.load(path)

@@ -135,7 +135,7 @@ def require_kit(minimum: str) -> str:
 
 def saved_target(path: str | os.PathLike[str] | None = None) -> str:
     """``azure`` only when the learner saved real Azure settings (or set ``KIT_TARGET=azure``)."""
-    return os.environ.get(SANDBOX_TARGET_ENV) or settings_values(path).get("target", "sandbox")
+    return os.environ.get(SANDBOX_TARGET_ENV) or settings_values(path, strict=True).get("target", "sandbox")
 
 
 def sandbox_settings(state_dir: str | os.PathLike[str] | None = None, credential_kind: str | None = None,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -222,11 +224,14 @@ class Settings(BaseSettings):
         )
 
     def save(self, path: str | os.PathLike[str] | None = None, include_secret: bool = False) -> Path:
-        """Write the settings (mode 0600); the client secret only when ``include_secret`` is True."""
+        """Write the settings (mode 0600, in a folder only the owner can enter); the client secret only when
+        ``include_secret`` is True."""
         data = self.model_dump(mode="json", exclude={"client_secret", "admin_client_secret"})
         if include_secret and self.client_secret is not None:
             data["client_secret"] = self.client_secret.get_secret_value()
-        return write_private(settings_path(path), json.dumps(data, indent=2, sort_keys=True))
+        file = settings_path(path)
+        _keep_folder_private(file.parent)
+        return write_private(file, json.dumps(data, indent=2, sort_keys=True))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
@@ -241,18 +246,44 @@ class Settings(BaseSettings):
         return cls(**{**data, **overrides})
 
 
+def _keep_folder_private(folder: Path) -> None:
+    """The kit's own folder (``~/.iot-entra-kit``) is made 0700 even when it existed with looser permissions. A
+    folder the learner chose is left as it is, with a warning when other users may enter it."""
+    if not folder.exists():
+        return  # write_private creates it 0700
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if not mode & 0o077:
+        return
+    if folder == DEFAULT_SETTINGS_FILE.parent.expanduser():
+        folder.chmod(0o700)
+        return
+    warnings.warn(f"{folder} is open to other users (mode {oct(mode)}); the settings file in it is 0600, but keep "
+                  f"its folder private too: run chmod 700 {folder}, or point {SETTINGS_FILE_ENV} into a private "
+                  "folder.", UserWarning, stacklevel=3)
+
+
 def settings_path(path: str | os.PathLike[str] | None = None) -> Path:
     """Where settings are saved: ``path``, else ``$KIT_SETTINGS_FILE``, else the default file."""
     return Path(path or os.environ.get(SETTINGS_FILE_ENV) or DEFAULT_SETTINGS_FILE).expanduser()
 
 
-def settings_values(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """The saved values as they are, unvalidated; empty when nothing (readable) is saved."""
+def settings_values(path: str | os.PathLike[str] | None = None, strict: bool = False) -> dict[str, Any]:
+    """The saved values as they are, unvalidated; empty when nothing is saved. A file that is not a JSON object is
+    a :class:`SettingsError` when ``strict`` (it names the file and the fix), else read as nothing saved."""
     file = settings_path(path)
     try:
-        return json.loads(file.read_text()) if file.exists() else {}
-    except (OSError, ValueError):
+        values = json.loads(file.read_text()) if file.exists() else {}
+    except (OSError, ValueError) as error:
+        if strict:
+            raise SettingsError(f"The settings file {file} cannot be read ({error}). Fix it, save new settings "
+                                "with the form in 00_setup_check, or delete the file to use the sandbox.") from None
         return {}
+    if not isinstance(values, dict):
+        if strict:
+            raise SettingsError(f"The settings file {file} holds {type(values).__name__}, not settings. Save new "
+                                "settings with the form in 00_setup_check, or delete the file to use the sandbox.")
+        return {}
+    return values
 
 
 def _explain(error: ValidationError) -> tuple[str, tuple[str, ...]]:

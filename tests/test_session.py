@@ -180,3 +180,11 @@ def test_cloud_to_device_without_amqp_is_explained_on_a_laptop_and_fails_in_ci(
     with pytest.raises(kit_session.AmqpUnavailable, match="port 5671 .* taken(.|\n)*required here"):
         _ = without_amqp.c2d_available
     assert kit_session.Session(settings, sandbox).c2d_available is (not sandbox.amqp_note)
+
+
+def test_a_corrupt_settings_file_stops_begin_with_the_fix(settings_file: Path) -> None:
+    """Not a silent fall back to the sandbox: the learner may have saved real Azure settings in it."""
+    settings_file.write_text('{"target": "azure", "tenant_id": ')
+    with pytest.raises(SettingsError, match="cannot be read") as raised:
+        kit_session.begin(quiet=True)
+    assert str(settings_file) in str(raised.value)

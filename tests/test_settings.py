@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import stat
+from pathlib import Path
 
 import pytest
 
-from kit.settings import Settings, SettingsError
+import kit.settings
+from kit.settings import Settings, SettingsError, settings_values
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
@@ -49,3 +52,39 @@ def test_from_sandbox(sandbox):
     settings = Settings.from_sandbox(sandbox)
     assert settings.target == "sandbox" and settings.hub_host == sandbox.hub_host
     assert settings.authority_host == sandbox.authority_host and sandbox.client_secret not in repr(settings)
+
+
+VALID = {"target": "azure", "tenant_id": "contoso.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555555",
+         "hub_host": "myhub.azure-devices.net", "credential_kind": "device_code"}
+
+
+@pytest.mark.parametrize("content", ['{"target": "azure", "tenant_id": ', "[1, 2]", "\x00\x01"])
+def test_a_corrupt_settings_file_is_named_with_the_fix(tmp_path: Path, content: str) -> None:
+    file = tmp_path / "settings.json"
+    file.write_text(content)
+    with pytest.raises(SettingsError, match="00_setup_check, or delete the file to use the sandbox") as raised:
+        settings_values(file, strict=True)
+    assert str(file) in str(raised.value)
+    assert settings_values(file) == {}  # the lenient reading (the form's, which replaces the file) sees nothing
+
+
+def test_an_existing_kit_folder_with_loose_permissions_is_tightened(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / ".iot-entra-kit"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    monkeypatch.setattr(kit.settings, "DEFAULT_SETTINGS_FILE", folder / "settings.json")
+    monkeypatch.delenv("KIT_SETTINGS_FILE", raising=False)
+    saved = Settings(**VALID).save()
+    assert saved == folder / "settings.json"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and stat.S_IMODE(saved.stat().st_mode) == 0o600
+
+
+def test_a_chosen_folder_open_to_others_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o755)
+    with pytest.warns(UserWarning, match=r"shared is open to other users \(mode 0o755\).*chmod 700"):
+        saved = Settings(**VALID).save(folder / "settings.json")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755  # not the kit's folder: reported, not changed
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600

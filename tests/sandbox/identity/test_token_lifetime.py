@@ -16,7 +16,7 @@ from typing import Any
 import jwt
 import pytest
 from azure.core.credentials import AccessToken
-from azure.identity import ClientSecretCredential
+from azure.identity import ClientSecretCredential, WorkloadIdentityCredential
 from azure.iot.hub import IoTHubRegistryManager
 from proton.utils import SendException
 
@@ -27,6 +27,7 @@ from kit.sandbox.tls import ensure_tls
 from tests.sandbox.hub.test_amqp import Cbs, connect, devicebound
 
 SHORT_S = 8
+SCOPE = "https://iothubs.azure.net/.default"
 
 
 def token_lifetime(sandbox: Connection, *value: str, ok: bool = True) -> dict[str, Any] | str:
@@ -130,3 +131,33 @@ def test_an_amqp_connection_whose_token_expired_is_refused(sandbox: Connection, 
     finally:
         connection.close()
     assert refused.value.state == refused.value.state.REJECTED
+
+
+@pytest.mark.slow
+def test_the_federated_token_file_rotating_under_a_running_credential(sandbox: Connection, short_tokens: int,
+                                                                      tmp_path: Path) -> None:
+    """Kubernetes replaces the projected token file while the pod runs. azure-identity's WorkloadIdentityCredential
+    keeps the token it read for up to 10 minutes (``TokenFileMixin``); a replacement in the meantime must not break
+    it, and a credential that reads the file next uses the new token. Access tokens are short here, so the running
+    credential goes back to the token endpoint, with an assertion, once its first access token expired."""
+    token_file = tmp_path / "azure-identity-token"
+
+    def rotate() -> str:
+        subprocess.run([sys.executable, "-m", "kit.sandbox", "token", "workload", "--out", str(token_file),
+                        "--state-dir", sandbox.state_dir], check=True, capture_output=True, timeout=60)
+        return token_file.read_text()
+
+    def credential() -> WorkloadIdentityCredential:
+        return WorkloadIdentityCredential(tenant_id=sandbox.tenant_id, client_id=sandbox.client_id,
+                                          token_file_path=str(token_file), authority=sandbox.authority_host)
+
+    first = rotate()
+    running = credential()
+    before = running.get_token(SCOPE)
+    time.sleep(1.1)  # the next workload token has another iat, so another value
+    assert rotate() != first  # replaced atomically (write, then rename), as the kubelet does
+    time.sleep(max(0.0, before.expires_on - time.time()) + 1)
+    after = running.get_token(SCOPE)
+    assert after.token != before.token and after.expires_on - time.time() <= short_tokens
+    restarted = credential().get_token(SCOPE)  # a new pod (or a credential past its 10 minutes) reads the new file
+    assert jwt.decode(restarted.token, options={"verify_signature": False})["appid"] == sandbox.client_id
