@@ -221,7 +221,7 @@ def new_secret_value() -> str:
     """A value shaped like an Entra client secret: a 3-character hint, ``8Q~`` and random characters (40 in all)."""
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.~"
     body = "".join(secrets.choice(alphabet) for _ in range(37))
-    return body[:3] + "8Q~" + body[3:34]
+    return body[:3] + "8Q~" + body[3:]
 
 
 # --- tenants ----------------------------------------------------------------------------------------------------

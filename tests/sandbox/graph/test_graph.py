@@ -40,6 +40,7 @@ def test_application_then_service_principal_then_secret_signs_in(sandbox, graph)
     assert password.status_code == 200
     secret = password.json()
     assert secret["hint"] == secret["secretText"][:3] and secret["displayName"] == "nb"
+    assert len(secret["secretText"]) == 40 and secret["secretText"][3:6] == "8Q~"  # shaped like Entra's
     assert secret["endDateTime"][:4] == str(int(secret["startDateTime"][:4]) + 2)  # two years by default
     credential = app_credential(sandbox, app["appId"], secret["secretText"])
     with pytest.raises(ClientAuthenticationError, match="AADSTS7000229"):  # no service principal yet
