@@ -105,14 +105,15 @@ def plot_counts(frame: pd.DataFrame, title: str = "") -> Figure:
 
 
 def plot_distribution(frame: pd.DataFrame, value: str = "temperature", by: str = "deviceType",
-                      bins: int = 30) -> Figure:
-    """Overlaid histograms of ``value``, one per ``by`` group."""
+                      bins: int = 30, label: str | None = None) -> Figure:
+    """Overlaid histograms of ``value``, one per ``by`` group; ``label`` names the value (default: reported value)."""
+    label = label or f"reported {value}"
     fig, ax = plt.subplots(figsize=(7, 3))
     for group, rows in frame.groupby(by):
         ax.hist(rows[value].astype(float), bins=bins, alpha=0.55, label=f"{group} ({len(rows):,})")
-    ax.set_xlabel(f"reported {value}")
+    ax.set_xlabel(label)
     ax.set_ylabel("devices")
-    ax.set_title(f"Reported {value} by {by}")
+    ax.set_title(f"{label[0].upper()}{label[1:]} by {by}")
     ax.legend()
     return _finish(fig)
 

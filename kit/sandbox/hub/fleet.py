@@ -3,10 +3,20 @@
 Seed (first start only): 12 devices in 3 buildings, with ``tags.building``, ``tags.floor``, ``tags.deviceType`` and
 reported telemetry; the 6 thermostats are online (simulated) and announce ``dtmi:com:example:Thermostat;1``.
 ``grow(registry, n)`` adds plain devices up to ``n`` in one transaction (100,000 in seconds).
+
+The grown fleet has a story for queries to uncover (notebook 08 asks about it):
+
+* buildings of very different sizes (``building-a`` the largest, each next one smaller);
+* every device reports ``firmwareVersion``; the thermostats running :data:`FAULTY_FIRMWARE` read about 3 °C above
+  the :data:`TARGET_TEMPERATURE` the others hold, so once a desired target is set their drift stands out;
+* :data:`OUTAGE_BUILDING`'s network went down days ago: most of its devices were last active 3 to 10 days ago
+  (``lastActivityTime``), and their reported properties are as old (``$metadata.$lastUpdated``), while elsewhere
+  a few devices are. ``connectionState`` stays ``Disconnected`` for all grown devices (none is simulated).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from typing import Any
 
@@ -18,6 +28,15 @@ SEEDED_KEY = "fleet_seeded"
 BUILDINGS = ("building-a", "building-b", "building-c")
 MAX_DEVICES = 100_000
 DEVICE_TYPES = ("thermostat", "humidity", "light")
+GROWN_BUILDINGS = tuple(f"building-{chr(ord('a') + n)}" for n in range(26))
+BUILDING_WEIGHTS = tuple(1 / (n + 1) for n in range(len(GROWN_BUILDINGS)))  # a: 1, b: 1/2, c: 1/3, ...
+FIRMWARE_VERSIONS = {"1.4.2": 0.4, "1.5.0": 0.2, "1.5.1": 0.4}  # version: share of the grown fleet
+FAULTY_FIRMWARE = "1.5.0"
+TARGET_TEMPERATURE = 21.5
+FAULTY_OFFSET = 3.0
+OUTAGE_BUILDING = "building-e"
+OFFLINE_SHARE = {OUTAGE_BUILDING: 0.7}  # elsewhere, OFFLINE_ELSEWHERE
+OFFLINE_ELSEWHERE = 0.02
 
 
 def _telemetry(device_type: str, rng: random.Random) -> dict[str, Any]:
@@ -29,7 +48,9 @@ def _telemetry(device_type: str, rng: random.Random) -> dict[str, Any]:
 
 
 def _insert(registry: Registry, specs: list[dict[str, Any]]) -> int:
-    """Insert new devices (id, tags, reported, model id, behaviour) in one transaction; existing ids are skipped."""
+    """Insert new devices (id, tags, reported, model id, behaviour, optionally ``last_seen``) in one transaction;
+    existing ids are skipped. A device's ``last_seen`` is its ``lastActivityTime`` and the time its twin was last
+    written."""
     db = registry.db
     with db.transaction() as conn:
         first = settings_store.next_counter(db, "identity_etag_counter", len(specs))
@@ -37,7 +58,9 @@ def _insert(registry: Registry, specs: list[dict[str, Any]]) -> int:
         rows = []
         for offset, spec in enumerate(specs):
             identity = device_identity(spec["id"], {}, None, twins.identity_etag(first + offset), now)
-            twin = new_twin(identity, None, now, tags=spec["tags"], reported=spec["reported"],
+            if "last_seen" in spec:
+                identity["lastActivityTime"] = spec["last_seen"]
+            twin = new_twin(identity, None, spec.get("last_seen", now), tags=spec["tags"], reported=spec["reported"],
                             model_id=spec.get("model_id", ""))
             rows.append((spec["id"], dumps(identity), dumps(twin), spec.get("behaviour")))
         before = conn.total_changes
@@ -67,6 +90,21 @@ def seed(registry: Registry) -> int:
     return created
 
 
+def _grown_device(number: int, rng: random.Random, now: dt.datetime) -> dict[str, Any]:
+    """One generated device of the story: its building, firmware, telemetry and when it was last seen."""
+    kind = DEVICE_TYPES[number % len(DEVICE_TYPES)]
+    building = rng.choices(GROWN_BUILDINGS, weights=BUILDING_WEIGHTS)[0]
+    firmware = rng.choices(list(FIRMWARE_VERSIONS), weights=list(FIRMWARE_VERSIONS.values()))[0]
+    reported = {**_telemetry(kind, rng), "firmwareVersion": firmware}
+    if kind == "thermostat":
+        offset = FAULTY_OFFSET if firmware == FAULTY_FIRMWARE else 0.0
+        reported["temperature"] = round(TARGET_TEMPERATURE + offset + rng.gauss(0, 0.3), 2)
+    offline = rng.random() < OFFLINE_SHARE.get(building, OFFLINE_ELSEWHERE)
+    ago = dt.timedelta(days=rng.uniform(3, 10)) if offline else dt.timedelta(minutes=rng.uniform(1, 60))
+    return {"id": f"sim-{number:06d}", "reported": reported, "last_seen": twins.iso(now - ago),
+            "tags": {"building": building, "floor": number % 10 + 1, "deviceType": kind}}
+
+
 def grow(registry: Registry, target: int, batch: int = 10_000) -> int:
     """Add generated devices until the registry holds ``target`` devices; returns how many were added."""
     if not 1 <= target <= MAX_DEVICES:
@@ -74,18 +112,12 @@ def grow(registry: Registry, target: int, batch: int = 10_000) -> int:
     count = registry.db.scalar("SELECT COUNT(*) FROM hub_devices") or 0
     next_number = (registry.db.scalar("SELECT MAX(rowid) FROM hub_devices") or 0) + 1
     rng = random.Random(next_number)
+    now = dt.datetime.now(dt.UTC)
     added = 0
     with registry.db.transaction():  # one transaction: all or nothing, and one commit
         while count + added < target:
             size = min(batch, target - count - added)
-            specs = []
-            for number in range(next_number, next_number + size):
-                kind = DEVICE_TYPES[number % len(DEVICE_TYPES)]
-                specs.append({
-                    "id": f"sim-{number:06d}", "reported": _telemetry(kind, rng),
-                    "tags": {"building": f"building-{chr(ord('a') + number % 26)}", "floor": number % 10 + 1,
-                             "deviceType": kind},
-                })
+            specs = [_grown_device(number, rng, now) for number in range(next_number, next_number + size)]
             added += _insert(registry, specs)
             next_number += size
     return added

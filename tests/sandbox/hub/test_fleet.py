@@ -45,3 +45,34 @@ def test_fleet_command(tmp_path):
     result = subprocess.run([sys.executable, "-m", "kit.sandbox", "fleet", "--devices", "50", "--state-dir",
                              str(tmp_path)], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout)["total_devices"] == 50
+
+
+def test_the_grown_fleet_tells_a_story(registry):
+    """Buildings of different sizes, one faulty firmware whose thermostats read high, one building whose devices have
+    not been seen for days (with reported properties as old): what notebook 08's questions uncover."""
+    import datetime as dt
+
+    import pandas as pd
+
+    fleet.grow(registry, 5000)
+    rows = []
+    for (device_id,) in registry.db.all("SELECT device_id FROM hub_devices WHERE device_id LIKE 'sim-%'"):
+        twin = registry.get_twin(device_id)
+        reported = twin["properties"]["reported"]
+        rows.append({"building": twin["tags"]["building"], "type": twin["tags"]["deviceType"],
+                     "firmware": reported["firmwareVersion"], "temperature": reported.get("temperature"),
+                     "seen": pd.Timestamp(twin["lastActivityTime"]),
+                     "reported_at": pd.Timestamp(reported["$metadata"]["$lastUpdated"])})
+    frame = pd.DataFrame(rows)
+    sizes = frame["building"].value_counts()
+    assert sizes.index[0] == "building-a" and sizes.iloc[0] > 5 * sizes.iloc[-1]
+
+    thermostats = frame[frame["type"] == "thermostat"]
+    drift = (thermostats.groupby("firmware")["temperature"].mean() - fleet.TARGET_TEMPERATURE).abs()
+    assert drift.idxmax() == fleet.FAULTY_FIRMWARE and drift.max() > 2.5
+    assert drift.drop(fleet.FAULTY_FIRMWARE).max() < 0.2
+
+    days_ago = pd.Timestamp.now(tz="UTC") - dt.timedelta(days=3)
+    offline = frame[frame["seen"] < days_ago]
+    assert offline["building"].value_counts().idxmax() == fleet.OUTAGE_BUILDING != sizes.index[0]
+    assert (offline["reported_at"] == offline["seen"]).all()  # their reported values are as old
