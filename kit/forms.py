@@ -21,13 +21,18 @@ from pydantic import SecretStr
 from kit import checks
 from kit.settings import CredentialKind, Settings, SettingsError, settings_values
 
-TEXT_FIELDS = ("tenant_id", "client_id", "hub_host", "certificate_path")
+# The hub's place in ARM, for the admin steps (kit.admin); the sandbox's own values are never carried to Azure.
+HUB_RESOURCE_FIELDS = ("subscription_id", "resource_group", "hub_name")
+TEXT_FIELDS = ("tenant_id", "client_id", "hub_host", "certificate_path", *HUB_RESOURCE_FIELDS)
 LABELS = {"tenant_id": "Tenant", "client_id": "Client id", "hub_host": "Hub host",
+          "subscription_id": "Subscription (admin steps)", "resource_group": "Resource group", "hub_name": "Hub name",
           "certificate_path": "Certificate (PEM path)", "client_secret": "Client secret",
           "credential_kind": "Credential", "target": "Target"}
 PLACEHOLDERS = {"tenant_id": "Directory (tenant) ID or contoso.onmicrosoft.com",
                 "client_id": "Application (client) ID", "hub_host": "myhub.azure-devices.net",
-                "certificate_path": "~/certs/my-app.pem (private key + certificate)"}
+                "certificate_path": "~/certs/my-app.pem (private key + certificate)",
+                "subscription_id": "the hub's Subscription ID (for kit.admin)",
+                "resource_group": "the hub's resource group", "hub_name": "myhub"}
 STYLE = {"description_width": "11em"}
 LAYOUT = widgets.Layout(width="36em")
 OK, ERROR = "#1b5e20", "#b00020"
@@ -65,12 +70,20 @@ class SettingsForm:
         self.message = widgets.HTML()
         self.code = widgets.HTML()
         self.save_button.on_click(lambda _: self.submit())
+        self.target.observe(self._target_changed, names="value")
         for widget in (self.target, self.credential_kind, *self.fields.values()):
             widget.observe(lambda _: self._show_code(), names="value")
         self._show_code()
         form = widgets.VBox([self.target, *self.fields.values(), self.credential_kind, self.client_secret,
                              self.remember_secret, self.save_button, self.message])
         self.box = widgets.HBox([form, self.code])
+
+    def _target_changed(self, change: dict[str, Any]) -> None:
+        """Leaving the sandbox empties its subscription, resource group and hub name: they name nothing on Azure."""
+        if change["new"] == "azure" and self.settings.target == "sandbox":
+            for name in HUB_RESOURCE_FIELDS:
+                if self.fields[name].value == str(getattr(self.settings, name) or ""):
+                    self.fields[name].value = ""
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -106,7 +119,8 @@ class SettingsForm:
                 widget.value = str(getattr(self.settings, name) or "")
         return {"authority_host": self.settings.authority_host,
                 "sandbox_state_dir": self.settings.sandbox_state_dir,
-                "federated_token_file": self.settings.federated_token_file}
+                "federated_token_file": self.settings.federated_token_file,
+                "graph_endpoint": self.settings.graph_endpoint, "arm_endpoint": self.settings.arm_endpoint}
 
     def submit(self) -> Settings | None:
         """Validate and save the values, then run the connectivity check; the outcome goes to ``message``.

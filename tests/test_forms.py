@@ -95,6 +95,24 @@ def test_real_azure_values_are_saved_with_the_public_authority(form, sandbox: Co
     assert saved["certificate_path"] == sandbox.certificate_path
 
 
+def test_the_hub_resource_fields_are_the_sandbox_s_and_are_emptied_for_azure(form, sandbox: Connection) -> None:
+    assert [form.fields[name].value for name in forms.HUB_RESOURCE_FIELDS] == [
+        sandbox.subscription_id, sandbox.resource_group, sandbox.hub_name]
+    form.run_check = False
+    form.target.value = "azure"
+    assert [form.fields[name].value for name in forms.HUB_RESOURCE_FIELDS] == ["", "", ""]
+    form.fields["tenant_id"].value = "contoso.onmicrosoft.com"
+    form.fields["subscription_id"].value = "my subscription"
+    assert form.submit() is None and "subscription_id: &#x27;my subscription&#x27; is not a GUID" in form.message.value
+    form.fields["subscription_id"].value = "00000000-0000-0000-0000-00000000abcd"
+    form.fields["resource_group"].value = "iot-rg"
+    form.fields["hub_name"].value = "myhub"
+    settings = form.submit()
+    assert settings is not None and Session(settings).cloud.hub_resource_id == (
+        "/subscriptions/00000000-0000-0000-0000-00000000abcd/resourceGroups/iot-rg/providers/Microsoft.Devices/"
+        "IotHubs/myhub")
+
+
 def test_switching_back_to_the_sandbox_takes_its_values(form, sandbox: Connection) -> None:
     form.run_check = False
     form.target.value = "azure"
