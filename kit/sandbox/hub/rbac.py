@@ -21,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 
 from kit.sandbox.db import Database
@@ -147,9 +148,15 @@ class AssignmentConflict(ValueError):
         self.code = code
 
 
+_OPENED: weakref.WeakSet[Database] = weakref.WeakSet()  # connections whose table is ready (checked once each)
+
+
 def open_rbac(db: Database) -> Database:
     """The assignment table, with assignments of the pre-ARM table moved in (at the hub's scope, in effect)."""
+    if db in _OPENED:
+        return db
     db.ensure_schema(SCHEMA)
+    _OPENED.add(db)
     if db.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (LEGACY_TABLE,)):
         hub = hub_resource(db).resource_id
         rows = db.all(f"SELECT principal_id, role_name, created_utc FROM {LEGACY_TABLE}")

@@ -126,6 +126,8 @@ def test_deleting_the_app_keeps_its_assignments_as_identity_not_found(sandbox, g
     assert graph("DELETE", f"/applications/{made['app']['id']}").status_code == 204
     kept = auth.role_assignments.get(sandbox.hub_resource_id, name)
     assert kept.principal_id == made["sp"]["id"] and kept.principal_type == "ServicePrincipal"
+    assert name in [a.name for a in auth.role_assignments.list_for_scope(sandbox.hub_resource_id,
+                                                                         filter="atScope()")]
     assert graph("GET", f"/servicePrincipals/{made['sp']['id']}").status_code == 404
     listed = subprocess.run([sys.executable, "-m", "kit.sandbox", "role", "list", "--state-dir", sandbox.state_dir],
                             capture_output=True, text=True, check=True).stdout
