@@ -75,6 +75,7 @@ class Explanation:
 
 ENTRA = "Microsoft Entra ID (token endpoint)"
 HUB = "IoT Hub (service REST API)"
+CONTROL = "Microsoft Graph and Azure Resource Manager (app registrations, the hub resource, role assignments)"
 NETWORK = "Reaching the service (DNS, connections, TLS, proxies)"
 CLIENT = "On your machine (credentials, settings, client libraries)"
 
@@ -272,6 +273,119 @@ CATALOGUE: dict[str, list[Entry]] = {
               "An internal error of the service, not of your request.",
               "Retry with backoff; if it persists, note the Tracking ID from the message for a support request."),
     ],
+    CONTROL: [
+        Entry("Request_ResourceNotFound", "Graph: no such object (404)",
+              "Graph has no application or service principal with this id: an appId given where the object id is "
+              "expected (or the reverse), or an object deleted meanwhile.",
+              "Use the object's id for /applications/{id}, or address it by appId: /applications(appId='{appId}')."),
+        Entry("Request_BadRequest", "Graph: the request is not valid (400)",
+              "A property value or the body is not valid for this call; the message names the property.",
+              "Correct the property the message names (dates in ISO 8601, ids as GUIDs, required fields present)."),
+        Entry("Request_UnsupportedQuery", "Graph: unsupported query (400)",
+              "The $filter (or another query option) uses a property or operator Graph does not support here.",
+              "Filter on a supported property, e.g. $filter=appId eq '{appId}', or list and filter in Python."),
+        Entry("Request_MultipleObjectsWithSameKeyValue", "Graph: the value is already taken (409)",
+              "Another object already holds a value that must be unique (a federated credential's name on the app, "
+              "an identifier URI).",
+              "Choose another name or value, or update the existing object instead of adding one."),
+        Entry("InvalidFederatedIdentityCredentialValue", "Graph: federated credential refused (400)",
+              "The federated identity credential is not valid: an app may trust a given issuer and subject pair only "
+              "once, and the issuer, subject and audiences must be well formed.",
+              "Reuse the existing credential for that issuer and subject, or correct the value the message names."),
+        Entry("BadRequest", "Graph: unknown path (400)",
+              "A segment of the URL is not a Graph resource (a typo, or a path of another API version).",
+              "Check the path against the Graph v1.0 reference, e.g. /v1.0/applications/{id}."),
+        Entry("Authorization_RequestDenied", "Graph: insufficient privileges (403)",
+              "The signed-in identity may not make this directory change: it lacks the Graph permission (for app "
+              "registrations, Application.ReadWrite.All or ownership of the app) or an administrator role such as "
+              "Application Administrator.",
+              "Sign in as an owner of the app or an Application Administrator, or grant the admin app the needed "
+              "Graph permission (with admin consent)."),
+        Entry("generalException", "Graph failed inside (500)",
+              "An internal error of Microsoft Graph, not of your request.", "Retry with backoff."),
+        Entry("InvalidAuthenticationToken", "Token refused by Graph or ARM (401)",
+              "The access token is missing, malformed, expired, or was issued for another resource.",
+              "Ask for a token of that API's scope (https://graph.microsoft.com/.default, "
+              "https://management.azure.com/.default); an azure-identity credential refreshes it for you."),
+        Entry("AuthenticationFailed", "ARM: no valid Authorization header (401)",
+              "The request to Azure Resource Manager carried no bearer token, or one it could not validate.",
+              "Call ARM through a management SDK client built with a credential (it sends the token)."),
+        Entry("AuthenticationFailedInvalidHeader", "ARM: malformed Authorization header (401)",
+              "The Authorization header is not 'Bearer <token>'.", "Send 'Bearer ' followed by the access token."),
+        Entry("InvalidAuthenticationTokenAudience", "ARM: token for another resource (401)",
+              "The token's aud is not Azure Resource Manager (for example an IoT Hub or Graph token).",
+              "Ask for https://management.azure.com/.default for ARM calls."),
+        Entry("ExpiredAuthenticationToken", "ARM: token expired (401)",
+              "The token's lifetime has passed.", "Get a new token; credentials cache and refresh tokens for you."),
+        Entry("AuthorizationFailed", "ARM: no role grants this action at this scope (403)",
+              "The caller's role assignments do not grant the action (the message names it) at this scope or "
+              "above. Creating role assignments needs Microsoft.Authorization/roleAssignments/write: Owner, User "
+              "Access Administrator or Role Based Access Control Administrator.",
+              "Get a role with the action at the scope; if access was granted just now, get a new token and retry "
+              "after the assignment has applied."),
+        Entry("MissingApiVersionParameter", "ARM: no api-version (400)",
+              "Every ARM request needs an api-version query parameter.",
+              "Use a management SDK client (it sets api-version) or add ?api-version=... to the URL."),
+        Entry("InvalidApiVersionParameter", "ARM: unsupported api-version (400)",
+              "The resource provider does not support this api-version for this resource type.",
+              "Use an api-version the message lists as supported (the management SDKs pick one)."),
+        Entry("InvalidRequestContent", "ARM: the request body is not valid (400)",
+              "The JSON body is malformed or a property has a wrong value; the message names it.",
+              "Correct the named property."),
+        Entry("InternalServerError", "ARM failed inside (500)",
+              "An internal error of Azure Resource Manager or the resource provider.", "Retry with backoff."),
+        Entry("SubscriptionNotFound", "ARM: subscription not found (404)",
+              "No subscription with this id is visible to the signed-in identity (a typo, or another tenant).",
+              "Check the subscription id (az account show) and that you sign in to its tenant."),
+        Entry("ResourceGroupNotFound", "ARM: resource group not found (404)",
+              "The resource group does not exist in this subscription.",
+              "Check the resource group's name (az group list) and the subscription."),
+        Entry("ResourceNotFound", "ARM: resource not found (404)",
+              "The resource (here, the IoT hub) does not exist under this resource group and subscription.",
+              "Check the hub's name, resource group and subscription (az iot hub show -n <hub>)."),
+        Entry("InvalidScope", "ARM: the scope is not valid (400)",
+              "A role assignment's scope must be a resource id such as /subscriptions/{id}/resourceGroups/{rg}/"
+              "providers/Microsoft.Devices/IotHubs/{hub}.",
+              "Use the hub's resource id (az iot hub show -n <hub> --query id -o tsv)."),
+        Entry("InvalidResourceType", "ARM: unknown resource type (404)",
+              "The URL names a resource type the provider does not have (a typo in the path).",
+              "Check the path, e.g. providers/Microsoft.Devices/IotHubs/{hub}."),
+        Entry("NoRegisteredProviderFound", "ARM: no provider for this type and api-version (404)",
+              "The subscription has no registered provider for this resource type and api-version.",
+              "Check the type and api-version; register the provider if needed: "
+              "az provider register --namespace Microsoft.Devices."),
+        Entry("InvalidFilterInQueryString", "ARM: unsupported $filter (400)",
+              "Role assignments can be filtered by atScope(), principalId eq '{id}' or assignedTo('{id}') only.",
+              "Use one of those filters, or list and filter in Python."),
+        Entry("RoleDefinitionDoesNotExist", "ARM: no such role definition (404)",
+              "The role definition id is wrong, or is not the full id ARM expects.",
+              "Use /subscriptions/{id}/providers/Microsoft.Authorization/roleDefinitions/{role GUID}, e.g. IoT Hub "
+              "Data Contributor's 4fc6c259-987e-4a07-842e-c321cc9d413f."),
+        Entry("InvalidRoleAssignmentId", "ARM: role assignment name is not a GUID (400)",
+              "A role assignment's name (the last segment of its id) must be a new GUID.",
+              "Name it with str(uuid.uuid4())."),
+        Entry("InvalidPrincipalType", "ARM: unknown principalType (400)",
+              "principalType must be one of User, Group, ServicePrincipal (an app or a managed identity), "
+              "ForeignGroup or Device.",
+              "Use ServicePrincipal for an app registration's service principal or a managed identity."),
+        Entry("PrincipalNotFound", "ARM: no such principal in the directory (400)",
+              "No user, group or service principal has this object id in the tenant: often the appId or the "
+              "application's object id was given instead of the service principal's object id, or the principal was "
+              "created seconds ago and has not replicated yet.",
+              "Give the service principal's object id; for a principal just created, set principalType and retry."),
+        Entry("RoleAssignmentExists", "ARM: the role assignment already exists (409)",
+              "The principal already has this role at this scope.", "Nothing to do: the access is already there."),
+        Entry("RoleAssignmentUpdateNotPermitted", "ARM: a role assignment cannot be changed (400)",
+              "A role assignment id already names an assignment with another principal, role or scope; those "
+              "cannot be updated in place.",
+              "Delete the old assignment, or create the new one under a new GUID."),
+        Entry("RoleAssignmentNotFound", "ARM: no such role assignment (404)",
+              "No role assignment has this id (deleted already, or another scope).",
+              "List the assignments at the scope to find the right id."),
+        Entry("KeyNameNotFound", "ARM: no shared access policy by this name (404)",
+              "The hub has no shared access policy with this name.",
+              "List the hub's policies (az iot hub policy list -n <hub>), e.g. iothubowner or service."),
+    ],
     NETWORK: [
         Entry("HOST_WITH_SCHEME", "The hub host was given with https://",
               "from_token_credential and from_connection_string add https:// themselves, so 'https://myhub...' "
@@ -395,6 +509,11 @@ _BY_CODE = {entry.code.lower(): (section, entry) for section, entries in CATALOG
 _AADSTS = re.compile(r"AADSTS(\d+)")
 _HUB_CODE = re.compile(r"ErrorCode:(\w+)")
 _CHAIN_LINK = re.compile(r"^\t(\w+): (.*)$", re.MULTILINE)
+_CONTROL_BY_CODE = {entry.code.lower(): (CONTROL, entry) for entry in CATALOGUE[CONTROL]}
+# How Graph and ARM codes reach a learner: azure-mgmt's "Code: X" lines, kit.admin's "Graph answered 403 X:", the
+# {"error": {"code": X}} body both services send.
+_CONTROL_CODE = re.compile(r"^Code: (\w+)$|Graph answered \d{3} (\w+):|\"error\":\s*\{\"code\":\s*\"(\w+)\"",
+                           re.MULTILINE)
 _NOT_AUTHORIZED = re.compile(r"not authorized for (\w+) on (\S+)")
 
 
@@ -456,6 +575,10 @@ def explain(error: BaseException | str) -> Explanation:
         found = _BY_CODE.get(match.group(1).lower())
         if found:
             return _hub_explanation(*found, message, error_type)
+    for code in _control_codes(error, text):
+        found = _CONTROL_BY_CODE.get(code.lower()) or _BY_CODE.get(code.lower())
+        if found:
+            return _explanation(*found, message, error_type)
     for section in _PATTERN_ORDER:
         for entry in CATALOGUE[section]:
             if entry.pattern and re.search(entry.pattern, text):
@@ -464,6 +587,14 @@ def explain(error: BaseException | str) -> Explanation:
                     return _chain_explanation(explained, text)
                 return explained
     return Explanation("", "", "", "", message, error_type=error_type)
+
+
+def _control_codes(error: BaseException | str, text: str) -> list[str]:
+    """Graph or ARM error codes the error carries: its ``code`` (kit.admin's GraphError) or ``error.code``
+    (azure-core's OData error), then the codes written in its text."""
+    codes = [getattr(error, "code", None), getattr(getattr(error, "error", None), "code", None)]
+    codes += [group for match in _CONTROL_CODE.finditer(text) for group in match.groups() if group]
+    return [code for code in codes if isinstance(code, str) and code]
 
 
 def _explanation(section: str, entry: Entry, message: str, error_type: str) -> Explanation:

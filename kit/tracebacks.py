@@ -2,8 +2,9 @@
 SDK's repetitions.
 
 The SDKs repeat themselves: azure-identity appends the raw JSON body (``Content: {...}``) to a message that already
-quotes it, msrest says only "Operation returned an invalid status code 'Unauthorized'" and leaves the hub's own
-message in the body, and a traceback through azure-core's pipeline is twenty frames of plumbing. :func:`install`
+quotes it, the management SDKs write an ARM error's code and message twice, msrest says only "Operation returned an
+invalid status code 'Unauthorized'" and leaves the hub's own message in the body, and a traceback through
+azure-core's pipeline is twenty frames of plumbing. :func:`install`
 registers an IPython handler for the SDKs' exception classes that prints the frames of the notebook's own code, then
 ``Type: message`` with the service's words once. Nothing is lost: ``%tb`` prints the full traceback, and the
 exception itself is untouched (``sys.last_value``, ``kit.checks.failed_with`` and ``kit.explain`` see the original).
@@ -11,6 +12,7 @@ exception itself is untouched (``sys.last_value``, ``kit.checks.failed_with`` an
 
 from __future__ import annotations
 
+import re
 import sys
 import sysconfig
 import types
@@ -25,6 +27,9 @@ from kit.explain import service_message
 SDK_ERRORS: tuple[type[BaseException], ...] = (AzureError, ClientException, requests.RequestException)
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[name] for name in ("purelib", "platlib", "stdlib", "platstdlib")})
 HIDDEN_NOTE = "(the frames inside the SDK are hidden; %tb shows the full traceback)"
+# Where an SDK starts repeating itself: azure-core appends the raw body ("Content: {...}") or, for ARM's OData
+# errors, the code and message again ("Code: ...", "Message: ...").
+_REPEATS = re.compile(r"\nContent: |\nCode: ")
 
 
 class _Shown(Exception):
@@ -33,7 +38,7 @@ class _Shown(Exception):
 
 def shown_message(error: BaseException) -> str:
     """The error's text, once: the SDK's first line, then the service's own message when the SDK left it out."""
-    text = str(error).split("\nContent: ", 1)[0].strip()
+    text = _REPEATS.split(str(error), maxsplit=1)[0].strip()
     own = service_message(error)
     if own and own not in text:
         text = f"{text.splitlines()[0] if text else type(error).__name__}\nThe service says: {own}"

@@ -11,6 +11,7 @@ import ast
 import json
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,9 +33,10 @@ from azure.identity import (
 from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import Twin
 
-from kit.explain import CATALOGUE, CLIENT, ENTRA, HUB, explain, troubleshooting_markdown
+from kit.explain import CATALOGUE, CLIENT, CONTROL, ENTRA, HUB, explain, troubleshooting_markdown
 from kit.sandbox.cli import main
 from kit.sandbox.connection import Connection
+from kit.tracebacks import shown_message
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "troubleshooting.md"
 SCOPE = "https://iothubs.azure.net/.default"
@@ -132,10 +134,23 @@ REAL_AZURE_ONLY = {
 SANDBOX = Path(__file__).resolve().parents[1] / "kit" / "sandbox"
 
 
+# Where each error constructor of the sandbox takes its code: the argument's position (a ``code=`` keyword counts too,
+# and a ``code`` parameter's default in any function).
+CODE_ARGUMENT = {"HubError": 1, "ArmError": 1, "GraphError": 1, "bad_request": 1, "DirectoryError": 1,
+                 "AssignmentConflict": 0}
+
+
+def string_constants(node: ast.expr) -> set[str]:
+    """The strings an argument can be: a literal, or either branch of ``a if condition else b``."""
+    if isinstance(node, ast.IfExp):
+        return string_constants(node.body) | string_constants(node.orelse)
+    return {node.value} if isinstance(node, ast.Constant) and isinstance(node.value, str) else set()
+
+
 def codes_the_sandbox_sends() -> set[str]:
-    """Every AADSTS code and hub error name the sandbox can answer with, read from its own error modules (every
-    ``Aadsts`` and ``ERROR_NUMBERS`` entry) and from each ``Aadsts(...)`` / ``HubError(...)`` written in its source,
-    so a code added anywhere is caught."""
+    """Every AADSTS code and error name the sandbox can answer with (Entra ID, IoT Hub, Graph, ARM), read from its
+    own error modules (every ``Aadsts`` and ``ERROR_NUMBERS`` entry) and from each error it constructs in its
+    source, so a code added anywhere is caught."""
     from kit.sandbox.hub.errors import ERROR_NUMBERS
     from kit.sandbox.identity import errors as identity_errors
 
@@ -144,25 +159,33 @@ def codes_the_sandbox_sends() -> set[str]:
     codes |= set(ERROR_NUMBERS)
     for path in SANDBOX.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.arguments):  # def f(..., code: str = "Request_BadRequest")
+                named = node.args[len(node.args) - len(node.defaults):] + node.kwonlyargs
+                defaults = node.defaults + node.kw_defaults
+                codes |= {value for arg, default in zip(named, defaults) if arg.arg == "code" and default is not None
+                          for value in string_constants(default)}
             if not isinstance(node, ast.Call):
                 continue
-            name = getattr(node.func, "id", None)
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
             literals = [arg.value if isinstance(arg, ast.Constant) else None for arg in node.args]
             if name == "Aadsts" and literals and isinstance(literals[0], int):
                 codes.add(f"AADSTS{literals[0]}")
-            if name == "HubError" and len(literals) >= 2 and isinstance(literals[1], str):
-                codes.add(literals[1])
+            position = CODE_ARGUMENT.get(name or "")
+            if position is not None:
+                given = [node.args[position]] if len(node.args) > position else []
+                given += [kw.value for kw in node.keywords if kw.arg == "code"]
+                codes |= {value for argument in given for value in string_constants(argument)}
     return codes
 
 
 def test_every_code_the_sandbox_sends_has_an_explanation() -> None:
-    explained = {entry.code for section in (ENTRA, HUB) for entry in CATALOGUE[section]}
+    explained = {entry.code for section in (ENTRA, HUB, CONTROL) for entry in CATALOGUE[section]}
     missing = codes_the_sandbox_sends() - explained
     assert not missing, f"add entries to kit/explain.py CATALOGUE for: {sorted(missing)}"
 
 
 def test_every_service_explanation_belongs_to_a_code_some_service_sends() -> None:
-    explained = {entry.code for section in (ENTRA, HUB) for entry in CATALOGUE[section]}
+    explained = {entry.code for section in (ENTRA, HUB, CONTROL) for entry in CATALOGUE[section]}
     orphans = explained - codes_the_sandbox_sends() - set(REAL_AZURE_ONLY)
     assert not orphans, f"no service sends {sorted(orphans)}: remove them, or list them in REAL_AZURE_ONLY with why"
     assert set(REAL_AZURE_ONLY) <= explained
@@ -309,8 +332,9 @@ def test_a_wrong_secret_in_a_chain_is_the_cause_not_the_chain(sandbox: Connectio
 def app_with_role(sandbox: Connection, capsys: pytest.CaptureFixture[str]):
     created = []
 
-    def create(role: str) -> ClientSecretCredential:
-        main(["app", "create", "--name", f"explain-{len(created)}", "--role", role, "--state-dir", sandbox.state_dir])
+    def create(role: str | None) -> ClientSecretCredential:
+        main(["app", "create", "--name", f"explain-{len(created)}", *(["--role", role] if role else []),
+              "--state-dir", sandbox.state_dir])
         app = json.loads(capsys.readouterr().out)
         created.append(app["client_id"])
         return ClientSecretCredential(sandbox.tenant_id, app["client_id"], app["client_secret"],
@@ -350,3 +374,25 @@ def test_a_role_for_a_direct_method_is_data_contributor() -> None:
     assert explained.fix.startswith("Assign 'IoT Hub Data Contributor'")
     assert "(or" not in explained.fix
 
+
+
+# --- Graph and ARM: the codes the management calls raise -------------------------------------------------------
+
+def test_graph_and_arm_refusals_are_explained(sandbox: Connection, app_with_role) -> None:
+    """Graph's code through kit.admin's client, ARM's through the real azure-mgmt-iothub client."""
+    import kit.admin
+    from kit.credentials import admin_credential
+    from kit.session import Session
+    from kit.settings import Settings
+
+    session = Session(Settings.from_sandbox(sandbox), sandbox)
+    graph = kit.admin.graph(session, admin_credential(session))
+    missing = explain(failure(lambda: graph.get_application(str(uuid.uuid4()))))
+    assert missing.code == "Request_ResourceNotFound" and "appId" in missing.fix
+    hubs = kit.admin.iothub_client(session, app_with_role(None))  # an app with no role on the hub resource
+    cloud = session.cloud
+    error = failure(lambda: list(hubs.iot_hub_resource.list_keys(cloud.resource_group, cloud.hub_name)))
+    refused = explain(error)
+    assert refused.code == "AuthorizationFailed" and "roleAssignments/write" in refused.cause
+    assert str(error).count("does not have authorization") == 2  # azure-core writes it twice...
+    assert shown_message(error).count("does not have authorization") == 1  # ...a notebook shows it once
