@@ -187,10 +187,6 @@ def test_a_cell_skipped_under_nbval_is_refused(cell: str, tags: tuple[str, ...])
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_nothing_sandbox_only_runs_outside_a_guard(path: Path) -> None:
-    from tests.test_notebooks_azure_mode import ADMIN_STEPS_PENDING
-
-    if path.stem in ADMIN_STEPS_PENDING:
-        pytest.skip("admin steps still sandbox commands; the Azure-mode run leaves this notebook out too")
     assert unguarded_sandbox_cells(nbformat.read(path, as_version=4)) == [], \
         "put each sandbox-only step under `if session.on_sandbox:` and say in markdown what to do on Azure"
 
