@@ -49,7 +49,8 @@ def azure_mode_environment(sandbox: Connection, folder: Path) -> dict[str, str]:
         "hub_host": sandbox.hub_host, "authority_host": sandbox.authority_host, "credential_kind": "client_secret",
         "graph_endpoint": sandbox.graph_endpoint, "arm_endpoint": sandbox.arm_endpoint,
         "subscription_id": sandbox.subscription_id, "resource_group": sandbox.resource_group,
-        "hub_name": sandbox.hub_name, "admin_credential_kind": "client_secret", "admin_client_id": sandbox.admin_client_id,
+        "hub_name": sandbox.hub_name,
+        "admin_credential_kind": "client_secret", "admin_client_id": sandbox.admin_client_id,
     }))
     empty, blobs = folder / "no-sandbox", folder / "blob-container"
     empty.mkdir()
