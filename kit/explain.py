@@ -158,6 +158,10 @@ CATALOGUE: dict[str, list[Entry]] = {
         Entry("AADSTS700213", "Federated credential: subject does not match",
               "The external token's sub differs from the credential's subject (matching is case-sensitive).",
               "Set the credential's subject to the token's sub exactly, e.g. system:serviceaccount:ns:name."),
+        Entry("AADSTS7002138", "Federated credential: subject differs only in case",
+              "The external token's sub matches the credential's subject when case is ignored, but Entra ID compares "
+              "subjects case-sensitively.",
+              "Set the credential's subject to the token's sub with the same case (or fix the workload's name)."),
         Entry("AADSTS1002012", "Scope must end with /.default",
               "Client-credential flows take one resource with /.default, not delegated scopes.",
               "Ask for https://iothubs.azure.net/.default (the IoT Hub SDK does this for you)."),
