@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceExistsError
+from azure.identity import DeviceCodeCredential
 
 from tests.sandbox.arm.conftest import authorization_client, data_plane, role_definition_id
 from tests.sandbox.graph.conftest import GRAPH_SCOPE, app_credential
@@ -133,3 +134,16 @@ def test_deleting_the_app_keeps_its_assignments_as_identity_not_found(sandbox, g
                             capture_output=True, text=True, check=True).stdout
     assert f'"name": "{name}"' in listed and "Identity not found" in listed
     auth.role_assignments.delete(sandbox.hub_resource_id, name)  # harmless, and deleted like any other
+
+
+def test_the_signed_in_user_is_owner_too(sandbox, registered):
+    """The device-code user stands in for a person with Owner on the subscription."""
+    user = DeviceCodeCredential(tenant_id=sandbox.tenant_id, authority=sandbox.authority_host,
+                                disable_instance_discovery=True, prompt_callback=lambda *args: None)
+    as_user = authorization_client(sandbox, user)
+    made = registered()
+    created = assign(as_user, sandbox, made["sp"]["id"], "IoT Hub Data Reader")
+    assert created.created_by is None and as_user.role_assignments.get(sandbox.hub_resource_id, created.name)
+    owners = [a for a in as_user.role_assignments.list_for_scope(sandbox.hub_resource_id, filter="atScope()")
+              if a.scope == f"/subscriptions/{sandbox.subscription_id}" and a.principal_type == "User"]
+    assert owners and owners[0].role_definition_id == role_definition_id(sandbox, "Owner")
