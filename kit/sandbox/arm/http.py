@@ -16,7 +16,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -24,6 +23,7 @@ from starlette.responses import Response
 
 from kit.sandbox import bearer
 from kit.sandbox.bearer import BearerError
+from kit.sandbox.boundary import INTERNAL_ERROR, Handler, answered
 from kit.sandbox.hub import rbac
 
 log = logging.getLogger("kit.sandbox.arm")
@@ -131,21 +131,6 @@ async def json_body(request: Request) -> dict[str, Any]:
     return value
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
 def arm_endpoint(handler: Handler) -> Handler:
-    """Wrap a handler so an ``ArmError`` (or an unexpected failure) is answered in ARM's envelope."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ArmError as error:
-            log.info("%s %s -> %s %s", request.method, request.url.path, error.status, error.code)
-            return error_reply(request, error)
-        except Exception:
-            log.exception("ARM request failed: %s %s", request.method, request.url.path)
-            return error_reply(request, ArmError(500, "InternalServerError",
-                                                 "The sandbox hit an internal error; see its log."))
-
-    return endpoint
+    """Wrap a handler so a ``ArmError`` (or an unexpected failure) is answered in the service's envelope."""
+    return answered(handler, ArmError, error_reply, lambda: ArmError(500, "InternalServerError", INTERNAL_ERROR), log)
