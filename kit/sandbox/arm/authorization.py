@@ -107,8 +107,8 @@ async def put_role_assignment(ctx: Any, request: Request, claims: dict[str, Any]
     if principal_type is not None and principal_type not in rbac.PRINCIPAL_TYPES:
         raise ArmError(400, "InvalidPrincipalType", f"The principal type '{principal_type}' is not valid. Use one "
                        f"of {', '.join(rbac.PRINCIPAL_TYPES)}.")
-    exists = ctx.services.get("principal_exists")
-    if exists is not None and not exists(str(principal_id)):
+    found_type = ctx.services["principal_type"](str(principal_id))
+    if found_type is None:
         tenant = ctx.services.get("hub_tenant_id")
         raise ArmError(400, "PrincipalNotFound",
                        f"Principal {principal_id} does not exist in the directory {tenant}. "
@@ -119,7 +119,7 @@ async def put_role_assignment(ctx: Any, request: Request, claims: dict[str, Any]
     before = rbac.get(ctx.db, name)
     try:
         assignment = rbac.assign(ctx.db, str(principal_id), role.definition_id, scope=scope, name=name,
-                                 principal_type=principal_type or "ServicePrincipal", created_by=claims["oid"])
+                                 principal_type=principal_type or found_type, created_by=claims["oid"])
     except rbac.AssignmentConflict as error:
         raise ArmError(409 if error.code == "RoleAssignmentExists" else 400, error.code, str(error)) from None
     created = before is None

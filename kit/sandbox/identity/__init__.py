@@ -1,10 +1,9 @@
 """The sandbox's identity side: behaves like Microsoft Entra ID's v2.0 endpoints for a backend service.
 
 ``setup`` prepares the directory (seeded on the first start), the signing keys and the projected federated token,
-publishes what the hub side needs to verify tokens (``entra_jwks``, ``hub_tenant_id``, ``principal_active``,
-``principal_exists``) and
-returns the identity fields of ``connection.json``. ``routes`` lists the endpoints: OIDC discovery and JWKS, the
-token endpoint, device code, managed identity, and the built-in external issuer.
+publishes what the hub, Graph and ARM sides need (``entra_jwks``, ``hub_tenant_id``, ``principal_active``,
+``principal_type``) and returns the identity fields of ``connection.json``. ``routes`` lists the endpoints: OIDC
+discovery and JWKS, the token endpoint, device code, managed identity, and the built-in external issuer.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ def setup(ctx: Any) -> dict[str, Any]:
         "entra_jwks": service.jwks,
         "hub_tenant_id": seeded.tenant.tenant_id,
         "principal_active": lambda object_id: directory.principal_active(db, object_id),
-        "principal_exists": lambda object_id: directory.principal_exists(db, object_id),
+        "principal_type": lambda object_id: directory.principal_type(db, object_id),
     })
     return {
         "tenant_id": seeded.tenant.tenant_id,

@@ -141,15 +141,11 @@ def _delete(db, principal, args, folder) -> dict:
     return {"deleted": True, "object_id": principal.object_id}
 
 
-def _principal_type(db: Database, object_id: str) -> str:
-    return "User" if db.one("SELECT 1 FROM users WHERE object_id = ?", (object_id,)) else "ServicePrincipal"
-
-
 def _role_assign(args: argparse.Namespace) -> int:
     with _directory(args) as (db, _):
         object_id, name = _principal_id(db, args.principal)
         assignment = rbac.assign(db, object_id, args.role, scope=args.scope,
-                                 principal_type=_principal_type(db, object_id))
+                                 principal_type=directory.principal_type(db, object_id) or "ServicePrincipal")
     print_json({"principal_id": object_id, "principal_name": name, "role": assignment.role.name,
                 "role_definition_id": assignment.role.definition_id, "scope": assignment.scope,
                 "name": assignment.name, "waited_for_propagation_s": _wait_until_applied([assignment], args.no_wait)})

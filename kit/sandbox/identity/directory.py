@@ -338,12 +338,13 @@ def principal_active(db: Database, object_id: str) -> bool:
     return db.one("SELECT 1 FROM users WHERE object_id = ?", (object_id,)) is not None
 
 
-def principal_exists(db: Database, object_id: str) -> bool:
-    """Whether a service principal, managed identity or user has this object id (ARM's ``PrincipalNotFound``)."""
+def principal_type(db: Database, object_id: str) -> str | None:
+    """ARM's ``principalType`` of an object id: ``ServicePrincipal`` (an app's service principal or a managed
+    identity), ``User``, or None when the directory holds no such principal (ARM's ``PrincipalNotFound``)."""
     row = db.one("SELECT service_principal FROM principals WHERE object_id = ? COLLATE NOCASE", (object_id,))
     if row is not None:
-        return bool(row["service_principal"])
-    return db.one("SELECT 1 FROM users WHERE object_id = ? COLLATE NOCASE", (object_id,)) is not None
+        return "ServicePrincipal" if row["service_principal"] else None
+    return "User" if db.one("SELECT 1 FROM users WHERE object_id = ? COLLATE NOCASE", (object_id,)) else None
 
 
 def set_service_principal(db: Database, principal: Principal, present: bool) -> None:

@@ -147,3 +147,7 @@ def test_the_signed_in_user_is_owner_too(sandbox, registered):
     owners = [a for a in as_user.role_assignments.list_for_scope(sandbox.hub_resource_id, filter="atScope()")
               if a.scope == f"/subscriptions/{sandbox.subscription_id}" and a.principal_type == "User"]
     assert owners and owners[0].role_definition_id == role_definition_id(sandbox, "Owner")
+    user_id = owners[0].principal_id
+    without_type = assign(as_user, sandbox, user_id, "IoT Hub Twin Contributor", principal_type=None)
+    assert without_type.principal_type == "User"  # ARM finds it in the directory
+    as_user.role_assignments.delete(sandbox.hub_resource_id, without_type.name)
