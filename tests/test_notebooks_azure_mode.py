@@ -83,6 +83,8 @@ def test_every_notebook_runs_on_azure_settings_with_no_sandbox_in_reach(
     expected = sum(code_cells(path) for path in NOTEBOOKS)
     assert passed and int(passed.group(1)) == expected, f"{summary}: expected all {expected} code cells to run"
     assert not re.search(r"skipped|xfail", summary), summary
+    # no kernel started or wrote a sandbox of its own: the folder it was given is as empty as before
+    assert list((tmp_path / "no-sandbox").iterdir()) == []
     with capsys.disabled():
         print(f"\nAzure mode: {len(NOTEBOOKS)} notebooks, {expected} cells passed in {wall:.0f} s wall time")
     for secret in (sandbox.client_secret, sandbox.admin_client_secret):
