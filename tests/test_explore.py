@@ -56,7 +56,7 @@ def test_run_reads_every_page_and_shows_count_time_and_progress(registry, batch)
     assert f"{DEVICES} rows" in explorer.status.value and "3 pages" in explorer.status.value
     assert f"{explorer.elapsed_s:.2f} s" in explorer.status.value
     assert "100%" in explorer.progress_text.value and f"{DEVICES}/{DEVICES}" in explorer.progress_text.value
-    assert explorer.error.value == "" and f"{batch}-00" in explorer.table.value
+    assert explorer.error.value == "" and f"{batch}-00" in explorer.table.html.value
 
 
 def test_json_pages_give_the_same_table(registry, batch):

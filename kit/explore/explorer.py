@@ -3,10 +3,12 @@
 It works on the learner's own ``IoTHubRegistryManager`` (built with ``from_token_credential``), and beside the
 widgets it shows the plain code it runs, so the same result is one line away without widgets. Recent queries are
 kept for the kernel's session in :data:`HISTORY`, shared by every explorer. A refused query shows the hub's message
-with a caret under the position it names; no traceback.
+with a caret under the position it names; no traceback. The result is a :class:`~kit.explore.table.FrameTable`:
+sort by a column, filter by a text, page through (``rows_shown`` rows a page).
 
 Tests and scripts drive it like a learner: set ``explorer.query_box.value``, press ``explorer.run_button.click()``,
-read ``explorer.frame``, ``explorer.status.value``, ``explorer.error.value`` and ``explorer.progress_text.value``.
+read ``explorer.frame``, ``explorer.status.value``, ``explorer.error.value``, ``explorer.progress_text.value`` and
+``explorer.table`` (its ``html.value``, ``view``, ``sort_by``, ``filter_box``, ``next_button``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from azure.iot.hub import IoTHubRegistryManager
 
 from kit import progress, twins
 from kit.explore.reading import QueryFailure, count_query, json_page
+from kit.explore.table import FrameTable
 
 EXAMPLES = (
     "SELECT * FROM devices",
@@ -103,12 +106,12 @@ class QueryExplorer:
         self.status = widgets.HTML()
         self.progress_slot = widgets.Box()
         self.progress_text = widgets.Label()
-        self.table = widgets.HTML()
+        self.table = FrameTable(rows_shown)
         self.code = widgets.HTML()
         self._refresh_history()
         self._show_code()
         self.box = widgets.VBox([self.history, self.query_box, widgets.HBox([self.run_button, self.fast]),
-                                 self.error, self.progress_slot, self.progress_text, self.status, self.table,
+                                 self.error, self.progress_slot, self.progress_text, self.status, self.table.box,
                                  self.code])
 
     def _ipython_display_(self) -> None:
@@ -146,7 +149,8 @@ class QueryExplorer:
     def run(self) -> pd.DataFrame | None:
         """Run the query in the box through every page; show the table, the count and the time, or the error."""
         query = self.query_box.value.strip()
-        self.error.value = self.status.value = self.table.value = self.progress_text.value = ""
+        self.error.value = self.status.value = self.progress_text.value = ""
+        self.table.clear()
         self.frame, self.failure, self.elapsed_s, self.pages = None, None, None, 0
         self._show_code(query)
         started = time.perf_counter()
@@ -172,7 +176,7 @@ class QueryExplorer:
         self.frame = frame
         self.status.value = (f"<b>{len(frame):,} rows</b>, {len(frame.columns)} columns, {self.pages} "
                              f"page{'s' if self.pages != 1 else ''}, {self.elapsed_s:.2f} s")
-        self.table.value = frame.head(self.rows_shown).to_html(max_cols=14, na_rep="", border=0)
+        self.table.show(frame)
         return frame
 
     def _clear_progress(self) -> None:
