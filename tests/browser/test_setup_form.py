@@ -21,7 +21,7 @@ def test_settings_form_renders_validates_and_checks_connectivity(lab, sandbox: C
     lab.open("00_setup_check.ipynb")
     lab.shot("opened")
     lab.run_all()
-    cell = lab.cell("kit.forms.settings_form(session)")
+    cell = lab.cell("kit.forms.settings_form(")
     lab.expect_widget(cell, ".widget-text input")
     form = cell.locator(".jp-OutputArea")
     lab.shot("form", form)
