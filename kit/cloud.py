@@ -65,6 +65,7 @@ class Cloud:
 
     @property
     def subscription_scope(self) -> str:
+        """``/subscriptions/{id}``, once ``subscription_id`` is known."""
         self.require("subscription_id")
         return f"/subscriptions/{self.subscription_id}"
 

@@ -104,6 +104,7 @@ class GraphClient:
         ])
 
     def close(self) -> None:
+        """Close the client's connections."""
         self._client.close()
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:

@@ -37,6 +37,7 @@ class _KeyCache:
         self._lock = threading.Lock()
 
     def key(self, ctx: Any, kid: str | None) -> jwt.PyJWK:
+        """The key named ``kid`` (the only key when a token names none), reloading the JWKS once for an unknown one."""
         with self._lock:
             if kid not in self._keys:
                 self._load(ctx)

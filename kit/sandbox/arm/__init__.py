@@ -17,10 +17,12 @@ from kit.sandbox.hub.resource import hub_resource
 
 
 def setup(ctx: Any) -> dict[str, Any]:
+    """The ARM fields of ``connection.json``: endpoint, subscription, resource group, hub resource id."""
     hub = hub_resource(ctx.db)
     return {"arm_endpoint": f"{ctx.base_url}/arm", "subscription_id": hub.subscription_id,
             "resource_group": hub.resource_group, "hub_resource_id": hub.resource_id}
 
 
 def routes(ctx: Any) -> list[BaseRoute]:
+    """ARM's routes, under ``/arm``."""
     return list(arm_routes.routes(ctx))

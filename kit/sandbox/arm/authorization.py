@@ -62,6 +62,7 @@ def role_assignment(assignment: rbac.Assignment, subscription_id: str, updated_b
 
 
 def list_role_definitions(request: Request, hub: HubResource) -> Response:
+    """``GET .../roleDefinitions`` with an optional ``roleName eq`` filter."""
     expression = request.query_params.get("$filter")
     roles = list(rbac.BUILT_IN_ROLES.values())
     if expression:
@@ -75,6 +76,7 @@ def list_role_definitions(request: Request, hub: HubResource) -> Response:
 
 
 def get_role_definition(request: Request, hub: HubResource, guid: str) -> Response:
+    """``GET .../roleDefinitions/{guid}``."""
     role = rbac.role_by_id(guid)
     if role is None:
         raise ArmError(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{guid}' does not "
@@ -88,6 +90,7 @@ def _target(scope: str, name: str) -> str:
 
 async def put_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
                               name: str) -> Response:
+    """``PUT .../roleAssignments/{name}``: checks in ARM's order, then one ``rbac.assign``."""
     authorize(ctx, claims, WRITE, scope, _target(scope, name))
     if not GUID.match(name):
         raise ArmError(400, "InvalidRoleAssignmentId", f"The role assignment ID '{name}' is not valid. The role "
@@ -129,6 +132,7 @@ async def put_role_assignment(ctx: Any, request: Request, claims: dict[str, Any]
 
 def get_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
                         name: str) -> Response:
+    """``GET .../roleAssignments/{name}``, or 404 ``RoleAssignmentNotFound``."""
     authorize(ctx, claims, READ, scope, _target(scope, name))
     assignment = rbac.get(ctx.db, name)
     if assignment is None or assignment.scope.lower() != scope.lower():
@@ -138,6 +142,7 @@ def get_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], hub:
 
 def delete_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
                            name: str) -> Response:
+    """``DELETE .../roleAssignments/{name}``: 200 with what was deleted, 204 when nothing was."""
     authorize(ctx, claims, DELETE, scope, _target(scope, name))
     found = rbac.get(ctx.db, name)
     if found is None or found.scope.lower() != scope.lower():
@@ -148,6 +153,7 @@ def delete_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], h
 
 def list_role_assignments(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource,
                           scope: str) -> Response:
+    """``GET .../roleAssignments`` with ``atScope()`` or ``principalId eq`` (at, above and below without)."""
     authorize(ctx, claims, READ, scope)
     expression = request.query_params.get("$filter")
     principal_id, at_scope = None, False

@@ -64,6 +64,7 @@ def reply(request: Request, body: Any, status: int = 200, headers: dict[str, str
 
 
 def error_reply(request: Request, error: ArmError) -> Response:
+    """ARM's error envelope ``{"error":{"code","message"}}`` with the error's own headers."""
     return reply(request, {"error": {"code": error.code, "message": error.message}}, error.status, error.headers)
 
 

@@ -59,6 +59,7 @@ def hub_document(ctx: Any, hub: HubResource) -> dict[str, Any]:
 
 
 def get_hub(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
+    """``GET`` the hub resource."""
     authorize(ctx, claims, READ, hub.resource_id)
     return reply(request, hub_document(ctx, hub))
 
@@ -110,11 +111,13 @@ def _rule(policy: sas.Policy) -> dict[str, Any]:
 
 
 def list_keys(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
+    """``POST .../listkeys``: every shared access policy with its keys."""
     authorize(ctx, claims, LIST_KEYS, hub.resource_id)
     return reply(request, {"value": [_rule(p) for p in sas.ensure_policies(ctx.db).values()]})
 
 
 def list_key(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, key_name: str) -> Response:
+    """``POST .../IotHubKeys/{name}/listkeys``: one policy, or 404 ``KeyNameNotFound``."""
     authorize(ctx, claims, LIST_KEY, hub.resource_id)
     policy = sas.ensure_policies(ctx.db).get(key_name)
     if policy is None:
@@ -123,5 +126,6 @@ def list_key(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResourc
 
 
 def list_hubs(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, scope: str) -> Response:
+    """``GET`` the hubs of the subscription or resource group (the sandbox has one)."""
     authorize(ctx, claims, READ, hub.resource_id)
     return reply(request, {"value": [hub_document(ctx, hub)]})

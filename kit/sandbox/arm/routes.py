@@ -34,6 +34,7 @@ class ArmView:
         self.ctx = ctx
 
     async def dispatch(self, request: Request) -> Response:
+        """Route an ARM request by its provider (api-version), scope, method and path."""
         claims = caller(self.ctx, request)
         path = "/" + request.path_params["path"].strip("/")
         hub = hub_resource(self.ctx.db)
@@ -80,6 +81,7 @@ class ArmView:
 
 
 def routes(ctx: Any) -> list[Route]:
+    """One route for every ARM path; :class:`ArmView` dispatches on the path."""
     view = ArmView(ctx)
     methods = ["GET", "PUT", "PATCH", "POST", "DELETE"]
     return [Route(BASE + "/{path:path}", arm_endpoint(view.dispatch), methods=methods)]

@@ -20,6 +20,7 @@ SCOPE = re.compile(
 
 
 def hub_not_found(name: str, group: str) -> ArmError:
+    """ARM's 404 for a hub the resource group does not hold."""
     return ArmError(404, "ResourceNotFound",
                     f"The Resource '{PROVIDER}/{name}' under resource group '{group}' was not found. For more "
                     "details please go to https://aka.ms/ARMResourceNotFoundFix")

@@ -15,8 +15,10 @@ from kit.sandbox.graph import routes as graph_routes
 
 
 def setup(ctx: Any) -> dict[str, Any]:
+    """The ``graph_endpoint`` field of ``connection.json``."""
     return {"graph_endpoint": f"{ctx.base_url}/graph"}
 
 
 def routes(ctx: Any) -> list[BaseRoute]:
+    """Graph's routes, under ``/graph/v1.0``."""
     return list(graph_routes.routes(ctx))

@@ -53,6 +53,7 @@ def not_found(identifier: str) -> GraphError:
 
 
 def bad_request(message: str, code: str = "Request_BadRequest") -> GraphError:
+    """Graph's 400 with its code (``Request_BadRequest`` unless told)."""
     return GraphError(400, code, message)
 
 
@@ -81,6 +82,7 @@ def reply(request: Request, body: dict[str, Any] | None, status: int = 200,
 
 
 def error_reply(request: Request, error: GraphError) -> Response:
+    """Graph's error envelope, with ``innerError`` carrying the date and both request ids."""
     request_id, client_request_id = _ids(request)
     body = {"error": {"code": error.code, "message": error.message, "innerError": {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "request-id": request_id,

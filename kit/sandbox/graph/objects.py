@@ -41,6 +41,7 @@ def is_application(principal: directory.Principal) -> bool:
 
 
 def password_credential(row: sqlite3.Row) -> dict[str, Any]:
+    """A secret as Graph shows it after creation: hint and dates, ``secretText`` null."""
     return {"customKeyIdentifier": None, "displayName": row["display_name"], "endDateTime": iso(row["expires_at"]),
             "hint": row["hint"], "keyId": row["key_id"], "secretText": None,
             "startDateTime": iso(row["start_at"] if row["start_at"] is not None else row["expires_at"])}
@@ -94,6 +95,7 @@ def service_principal(principal: directory.Principal) -> dict[str, Any]:
 
 
 def federated_credential(row: sqlite3.Row) -> dict[str, Any]:
+    """A federated identity credential as Graph returns it."""
     return {"id": row["id"], "name": row["name"], "issuer": row["issuer"], "subject": row["subject"],
             "description": row["description"] or None, "audiences": [row["audience"]]}
 

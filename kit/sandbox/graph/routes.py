@@ -62,6 +62,7 @@ class GraphView:
         return directory.require_default_tenant(self.db).domain
 
     def application(self, object_id: str | None, app_id: str | None) -> directory.Principal:
+        """The app a path names by object id or by ``(appId='...')``, else Graph's 400 or 404."""
         if app_id is not None:
             if not directory.GUID.match(app_id):
                 raise bad_request("Invalid value specified for object reference property 'appId'. Please ensure "
@@ -74,6 +75,7 @@ class GraphView:
         return principal
 
     def service_principal(self, object_id: str | None, app_id: str | None) -> directory.Principal:
+        """The service principal a path names, else Graph's 404."""
         principal = (directory.principal_by_app_id(self.db, app_id) if app_id is not None
                      else directory.principal_by_object_id(self.db, object_id or ""))
         if principal is None or not principal.has_service_principal:
@@ -87,6 +89,7 @@ class GraphView:
 
     # --- dispatch -----------------------------------------------------------------------------------------------
     async def dispatch(self, request: Request) -> Response:
+        """Authenticate and authorise the caller, then hand the request to the handler of its path and method."""
         claims = caller(self.ctx, request)
         require_permission(claims)
         path = request.path_params["path"].strip("/")
@@ -130,6 +133,7 @@ class GraphView:
 
     # --- applications -------------------------------------------------------------------------------------------
     async def create_application(self, request: Request, claims: dict[str, Any]) -> Response:
+        """``POST /applications``: 201 and ``Location``; the service principal is a separate call."""
         body = await json_body(request)
         name = body.get("displayName")
         if not isinstance(name, str) or not name.strip():
@@ -147,6 +151,7 @@ class GraphView:
         return reply(request, self._app_body(request, principal), 201, {"location": location})
 
     async def list_applications(self, request: Request) -> Response:
+        """``GET /applications`` with an optional ``$filter``."""
         expression = request.query_params.get("$filter")
         found = [p for p in directory.list_principals(self.db) if objects.is_application(p)
                  and objects.matches_filter(expression, p, p.app_object_id or "")]
@@ -155,9 +160,11 @@ class GraphView:
                                "value": [objects.application(self.db, p, domain) for p in found]})
 
     async def get_application(self, request: Request, principal: directory.Principal) -> Response:
+        """``GET /applications/{id}`` (``$select=keyCredentials`` shows the certificates' keys)."""
         return reply(request, self._app_body(request, principal))
 
     async def patch_application(self, request: Request, principal: directory.Principal) -> Response:
+        """``PATCH /applications/{id}``: ``displayName`` and ``keyCredentials``; 204."""
         body = await json_body(request)
         try:
             if "keyCredentials" in body:
@@ -171,10 +178,12 @@ class GraphView:
         return reply(request, None, 204)
 
     async def delete_application(self, request: Request, principal: directory.Principal) -> Response:
+        """``DELETE /applications/{id}``: a soft delete; role assignments stay. 204."""
         directory.delete_principal(self.db, principal)
         return reply(request, None, 204)
 
     def deleted_applications(self, request: Request) -> Response:
+        """``GET /directory/deletedItems/microsoft.graph.application``."""
         value = [{"id": row["object_id"], "appId": row["app_id"], "displayName": row["display_name"],
                   "deletedDateTime": objects.iso(row["deleted_at"])}
                  for row in directory.deleted_items(self.db) if row["kind"] != "managed_identity"]
@@ -183,6 +192,7 @@ class GraphView:
 
     # --- secrets ------------------------------------------------------------------------------------------------
     async def add_password(self, request: Request, principal: directory.Principal) -> Response:
+        """``POST .../addPassword``: 200 with the secret's text, shown this once."""
         body = (await json_body(request)).get("passwordCredential") or {}
         start = _parse_time(body.get("startDateTime"), "startDateTime")
         end = _parse_time(body.get("endDateTime"), "endDateTime")
@@ -196,6 +206,7 @@ class GraphView:
                                **objects.password_credential(row), "secretText": created["client_secret"]})
 
     async def remove_password(self, request: Request, principal: directory.Principal) -> Response:
+        """``POST .../removePassword {keyId}``: 204."""
         key_id = (await json_body(request)).get("keyId")
         if not key_id:
             raise bad_request("Property 'keyId' is required: the keyId of the password credential to remove.")
@@ -207,6 +218,7 @@ class GraphView:
 
     # --- federated identity credentials -------------------------------------------------------------------------
     async def federated(self, request: Request, principal: directory.Principal, item: str | None) -> Response:
+        """``.../federatedIdentityCredentials[/{id or name}]``: list, create, get, delete."""
         base = f"applications('{principal.app_object_id}')/federatedIdentityCredentials"
         if item is None and request.method == "GET":
             return reply(request, {"@odata.context": objects.context(base), "value": [
@@ -243,6 +255,7 @@ class GraphView:
 
     # --- service principals -------------------------------------------------------------------------------------
     async def create_service_principal(self, request: Request) -> Response:
+        """``POST /servicePrincipals {appId}``: 201, or 409 when the app has one already."""
         app_id = (await json_body(request)).get("appId")
         if not app_id:
             raise bad_request("Property 'appId' is required: the appId (client id) of the application.")
@@ -262,6 +275,7 @@ class GraphView:
                                **objects.service_principal(principal)}, 201, {"location": location})
 
     async def list_service_principals(self, request: Request) -> Response:
+        """``GET /servicePrincipals`` with an optional ``$filter``."""
         expression = request.query_params.get("$filter")
         found = [p for p in directory.list_principals(self.db)
                  if p.has_service_principal and objects.matches_filter(expression, p, p.object_id)]
@@ -270,5 +284,6 @@ class GraphView:
 
 
 def routes(ctx: Any) -> list[Route]:
+    """One route for every Graph v1.0 path; :class:`GraphView` dispatches on the path."""
     view = GraphView(ctx)
     return [Route(BASE + "/{path:path}", graph_endpoint(view.dispatch), methods=["GET", "POST", "PATCH", "DELETE"])]

@@ -56,6 +56,7 @@ class Role:
 
     @property
     def is_data_role(self) -> bool:
+        """Whether the role grants data actions (the IoT Hub data roles), not control-plane actions."""
         return bool(self.data_actions)
 
 
@@ -131,6 +132,7 @@ class Assignment:
 
     @property
     def id(self) -> str:
+        """The assignment's ARM id: ``{scope}/providers/Microsoft.Authorization/roleAssignments/{name}``."""
         return f"{self.scope}/providers/Microsoft.Authorization/roleAssignments/{self.name}"
 
     @property

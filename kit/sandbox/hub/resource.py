@@ -33,14 +33,17 @@ class HubResource:
 
     @property
     def subscription_scope(self) -> str:
+        """``/subscriptions/{id}``."""
         return f"/subscriptions/{self.subscription_id}"
 
     @property
     def resource_group_scope(self) -> str:
+        """``/subscriptions/{id}/resourceGroups/{name}``."""
         return f"{self.subscription_scope}/resourceGroups/{self.resource_group}"
 
     @property
     def resource_id(self) -> str:
+        """The hub's ARM id, the scope of its role assignments."""
         return f"{self.resource_group_scope}/providers/{PROVIDER}/{self.name}"
 
 
@@ -54,8 +57,10 @@ def hub_resource(db: Database) -> HubResource:
 
 
 def tags(db: Database) -> dict[str, str]:
+    """The hub resource's tags."""
     return json.loads(settings_store.get(db, TAGS_KEY, "{}") or "{}")
 
 
 def set_tags(db: Database, value: dict[str, str]) -> None:
+    """Replace the hub resource's tags (ARM's PUT and PATCH)."""
     settings_store.put(db, TAGS_KEY, json.dumps(value, sort_keys=True))
