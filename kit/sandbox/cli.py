@@ -55,10 +55,16 @@ def environment(conn: Connection) -> dict[str, str]:
     return env
 
 
+def running_summary(conn: Connection) -> dict[str, Any]:
+    """What ``start`` and ``status`` print: where each service is (no secret)."""
+    return {"status": "running", "pid": conn.pid, "authority_host": conn.authority_host, "hub_host": conn.hub_host,
+            "graph_endpoint": conn.graph_endpoint, "arm_endpoint": conn.arm_endpoint,
+            "hub_resource_id": conn.hub_resource_id, "state_dir": conn.state_dir, "amqp": conn.amqp_note or "ready"}
+
+
 def _cmd_start(args: argparse.Namespace) -> int:
     conn = process.start(args.state_dir, port=args.port, bind_host=args.bind)
-    print_json({"status": "running", "pid": conn.pid, "authority_host": conn.authority_host,
-                "hub_host": conn.hub_host, "state_dir": conn.state_dir, "amqp": conn.amqp_note or "ready"})
+    print_json(running_summary(conn))
     return 0
 
 
@@ -67,8 +73,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if conn is None:
         print_json({"status": "stopped", "state_dir": str(resolve_state_dir(args.state_dir))})
         return 3
-    print_json({"status": "running", "pid": conn.pid, "authority_host": conn.authority_host,
-                "hub_host": conn.hub_host, "state_dir": conn.state_dir, "amqp": conn.amqp_note or "ready"})
+    print_json(running_summary(conn))
     return 0
 
 

@@ -56,7 +56,9 @@ def test_connection_repr_hides_secrets(sandbox) -> None:
 def test_status_command_reports_running(sandbox, sandbox_dir: Path) -> None:
     result = _cli("status", "--state-dir", str(sandbox_dir))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["pid"] == sandbox.pid
+    shown = json.loads(result.stdout)
+    assert shown["pid"] == sandbox.pid
+    assert (shown["graph_endpoint"], shown["arm_endpoint"]) == (sandbox.graph_endpoint, sandbox.arm_endpoint)
 
 
 def test_start_stop_reset_in_a_fresh_folder(tmp_path: Path) -> None:
