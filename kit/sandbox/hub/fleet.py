@@ -11,7 +11,9 @@ The grown fleet has a story for queries to uncover (notebook 08 asks about it):
   the :data:`TARGET_TEMPERATURE` the others hold, so once a desired target is set their drift stands out;
 * :data:`OUTAGE_BUILDING`'s network went down days ago: most of its devices were last active 3 to 10 days ago
   (``lastActivityTime``), and their reported properties are as old (``$metadata.$lastUpdated``), while elsewhere
-  a few devices are. ``connectionState`` stays ``Disconnected`` for all grown devices (none is simulated).
+  a few devices are. ``connectionState`` stays ``Disconnected`` for all grown devices (none is simulated);
+* every :data:`GATEWAY_EVERY`-th device is a field gateway (``tags.role = 'gateway'``) with one to three module
+  identities (``modbus-1``...), each reporting the protocol it polls, found with ``FROM devices.modules``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import random
 from typing import Any
 
 from kit.sandbox.hub import settings_store, twins
-from kit.sandbox.hub.registry import Registry, device_identity, dumps, new_twin
+from kit.sandbox.hub.registry import Registry, device_identity, dumps, module_identity, new_twin
 from kit.sandbox.hub.simulator import Thermostat
 
 SEEDED_KEY = "fleet_seeded"
@@ -37,6 +39,7 @@ FAULTY_OFFSET = 3.0
 OUTAGE_BUILDING = "building-e"
 OFFLINE_SHARE = {OUTAGE_BUILDING: 0.7}  # elsewhere, OFFLINE_ELSEWHERE
 OFFLINE_ELSEWHERE = 0.02
+GATEWAY_EVERY = 50
 
 
 def _telemetry(device_type: str, rng: random.Random) -> dict[str, Any]:
@@ -53,22 +56,31 @@ def _insert(registry: Registry, specs: list[dict[str, Any]]) -> int:
     written."""
     db = registry.db
     with db.transaction() as conn:
-        first = settings_store.next_counter(db, "identity_etag_counter", len(specs))
+        etags = iter(range(settings_store.next_counter(db, "identity_etag_counter",
+                                                      sum(1 + len(spec.get("modules", {})) for spec in specs)), 2**62))
         now = twins.now_iso()
-        rows = []
-        for offset, spec in enumerate(specs):
-            identity = device_identity(spec["id"], {}, None, twins.identity_etag(first + offset), now)
+        rows, module_rows = [], []
+        for spec in specs:
+            identity = device_identity(spec["id"], {}, None, twins.identity_etag(next(etags)), now)
             if "last_seen" in spec:
                 identity["lastActivityTime"] = spec["last_seen"]
-            twin = new_twin(identity, None, spec.get("last_seen", now), tags=spec["tags"], reported=spec["reported"],
+            seen = spec.get("last_seen", now)
+            twin = new_twin(identity, None, seen, tags=spec["tags"], reported=spec["reported"],
                             model_id=spec.get("model_id", ""))
             rows.append((spec["id"], dumps(identity), dumps(twin), spec.get("behaviour")))
+            for module_id, reported in spec.get("modules", {}).items():
+                module = module_identity(spec["id"], module_id, {}, None, twins.identity_etag(next(etags)))
+                module_rows.append((spec["id"], module_id, dumps(module),
+                                    dumps(new_twin(module, module_id, seen, reported=reported))))
         before = conn.total_changes
         conn.executemany(
             "INSERT OR IGNORE INTO hub_devices (device_id, enabled, identity, twin, behaviour) VALUES (?, 1, ?, ?, ?)",
             rows,
         )
-        return conn.total_changes - before
+        added = conn.total_changes - before
+        conn.executemany("INSERT OR IGNORE INTO hub_modules (device_id, module_id, identity, twin) VALUES (?, ?, ?, ?)",
+                         module_rows)
+        return added
 
 
 def seed(registry: Registry) -> int:
@@ -101,8 +113,13 @@ def _grown_device(number: int, rng: random.Random, now: dt.datetime) -> dict[str
         reported["temperature"] = round(TARGET_TEMPERATURE + offset + rng.gauss(0, 0.3), 2)
     offline = rng.random() < OFFLINE_SHARE.get(building, OFFLINE_ELSEWHERE)
     ago = dt.timedelta(days=rng.uniform(3, 10)) if offline else dt.timedelta(minutes=rng.uniform(1, 60))
-    return {"id": f"sim-{number:06d}", "reported": reported, "last_seen": twins.iso(now - ago),
+    spec = {"id": f"sim-{number:06d}", "reported": reported, "last_seen": twins.iso(now - ago),
             "tags": {"building": building, "floor": number % 10 + 1, "deviceType": kind}}
+    if number % GATEWAY_EVERY == 0:
+        spec["tags"]["role"] = "gateway"
+        spec["modules"] = {f"modbus-{n}": {"protocol": "modbus", "polledDevices": rng.randint(2, 12)}
+                           for n in range(1, rng.randint(1, 3) + 1)}
+    return spec
 
 
 def grow(registry: Registry, target: int, batch: int = 10_000) -> int:

@@ -76,3 +76,18 @@ def test_the_grown_fleet_tells_a_story(registry):
     offline = frame[frame["seen"] < days_ago]
     assert offline["building"].value_counts().idxmax() == fleet.OUTAGE_BUILDING != sizes.index[0]
     assert (offline["reported_at"] == offline["seen"]).all()  # their reported values are as old
+
+
+def test_grown_gateways_have_modules_that_go_with_them(registry):
+    fleet.grow(registry, 500)
+    gateways = [row[0] for row in registry.db.all("SELECT device_id FROM hub_devices WHERE device_id LIKE 'sim-%'")
+                if registry.get_twin(row[0])["tags"].get("role") == "gateway"]
+    assert len(gateways) == 500 // fleet.GATEWAY_EVERY
+    modules = {gateway: registry.list_modules(gateway) for gateway in gateways}
+    assert all(1 <= len(found) <= 3 for found in modules.values())
+    module = modules[gateways[0]][0]
+    twin = registry.get_twin(gateways[0], module["moduleId"])
+    assert module["moduleId"].startswith("modbus-") and twin["properties"]["reported"]["protocol"] == "modbus"
+    assert len({m["etag"] for found in modules.values() for m in found}) == sum(map(len, modules.values()))
+    registry.delete_device(gateways[0], "*")
+    assert registry.db.scalar("SELECT COUNT(*) FROM hub_modules WHERE device_id = ?", (gateways[0],)) == 0
