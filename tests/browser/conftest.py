@@ -95,7 +95,7 @@ def chromium() -> Iterator[Any]:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError as error:
-        pytest.skip(f"Playwright for Python is not installed ({error}): pip install -r requirements.txt")
+        pytest.skip(f"Playwright for Python is not installed ({error}): pip install -r requirements-dev.txt")
     driver = sync_playwright().start()
     try:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
