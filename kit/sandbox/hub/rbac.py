@@ -162,13 +162,16 @@ def open_rbac(db: Database) -> Database:
     if db.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (LEGACY_TABLE,)):
         hub = hub_resource(db).resource_id
         rows = db.all(f"SELECT principal_id, role_name, created_utc FROM {LEGACY_TABLE}")
+        has_users = db.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'")
+        users = {row[0].lower() for row in db.all("SELECT object_id FROM users")} if has_users else set()
         with db.transaction() as conn:
             for row in rows:
                 role = BUILT_IN_ROLES.get(row["role_name"])
+                kind = "User" if row["principal_id"].lower() in users else "ServicePrincipal"
                 if role is not None:
                     conn.execute("INSERT OR IGNORE INTO rbac_assignments VALUES (?, ?, ?, ?, ?, ?, NULL, 0)",
-                                 (str(uuid.uuid4()), hub, role.definition_id, row["principal_id"],
-                                  "ServicePrincipal", row["created_utc"]))
+                                 (str(uuid.uuid4()), hub, role.definition_id, row["principal_id"], kind,
+                                  row["created_utc"]))
             conn.execute(f"DROP TABLE {LEGACY_TABLE}")
     return db
 

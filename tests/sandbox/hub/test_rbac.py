@@ -71,10 +71,15 @@ def test_a_state_folder_from_before_arm_keeps_its_assignments(tmp_path: Path):
     try:
         database.ensure_schema("CREATE TABLE role_assignments (principal_id TEXT NOT NULL, role_name TEXT NOT NULL, "
                                "created_utc TEXT NOT NULL, PRIMARY KEY (principal_id, role_name));")
+        database.ensure_schema("CREATE TABLE users (object_id TEXT PRIMARY KEY);")
         with database.transaction() as conn:
             conn.execute("INSERT INTO role_assignments VALUES ('old-app', 'IoT Hub Data Contributor', '2026-01-01')")
+            conn.execute("INSERT INTO role_assignments VALUES ('old-user', 'IoT Hub Data Reader', '2026-01-01')")
+            conn.execute("INSERT INTO users VALUES ('old-user')")
         assert rbac.is_allowed(database, "old-app", READ)  # moved in, at the hub's scope, already in effect
-        assert rbac.list_assignments(database)[0].scope == hub_resource(database).resource_id
+        moved = {a.principal_id: a for a in rbac.list_assignments(database)}
+        assert moved["old-app"].scope == hub_resource(database).resource_id
+        assert (moved["old-app"].principal_type, moved["old-user"].principal_type) == ("ServicePrincipal", "User")
         assert not database.one("SELECT 1 FROM sqlite_master WHERE name = 'role_assignments'")
     finally:
         database.close()
