@@ -27,7 +27,8 @@ Microsoft Graph and assigns roles and changes the hub through Azure Resource Man
     kit.admin.wait_for_role(lambda: registry.get_twin("dev-1"))  # until the hub stops answering 401
 
     hubs = kit.admin.iothub_client(session, admin)           # azure-mgmt-iothub's client
-    hub = hubs.iot_hub_resource.get(session.cloud.resource_group, session.cloud.hub_name)
+    cloud = session.cloud                                     # endpoints, subscription, resource group, hub name
+    hub = hubs.iot_hub_resource.get(cloud.resource_group, cloud.hub_name)
     hub.properties.disable_local_auth = True
     hubs.iot_hub_resource.begin_create_or_update(cloud.resource_group, cloud.hub_name, hub, if_match=hub.etag)
     hubs.iot_hub_resource.list_keys(cloud.resource_group, cloud.hub_name)   # Owner/Contributor only
