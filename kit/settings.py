@@ -220,8 +220,7 @@ class Settings(BaseSettings):
             sandbox_state_dir=connection.state_dir, graph_endpoint=connection.graph_endpoint or PUBLIC_GRAPH,
             arm_endpoint=connection.arm_endpoint or PUBLIC_ARM, subscription_id=connection.subscription_id or None,
             resource_group=connection.resource_group or None, hub_name=connection.hub_name or None,
-            admin_credential_kind="client_secret", admin_client_id=connection.admin_client_id or None,
-        )
+        )  # the administrator is the sandbox's own (connection.json), never saved with the settings
 
     def save(self, path: str | os.PathLike[str] | None = None, include_secret: bool = False) -> Path:
         """Write the settings (mode 0600, in a folder only the owner can enter); the client secret only when
