@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from kit.sandbox import process
-from kit.sandbox.paths import STATE_DIR_ENV
+from kit.sandbox.db import Database
+from kit.sandbox.hub import realism
+from kit.sandbox.paths import DATABASE_FILE, STATE_DIR_ENV
 from kit.settings import SETTINGS_FILE_ENV
 
 pytest_plugins = ["tests.notebook_runs"]
@@ -43,6 +45,25 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if os.environ.get(STATE_DIR_ENV) and not azure_mode():
         process.stop(os.environ[STATE_DIR_ENV])
+
+
+TESTS_SWITCH_OFF = ("throttling", "query_lag_seconds")  # what tests/conftest.py switches off for quick tests
+_notebook_prepared: list[Path] = []
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before each notebook: the hub behaves as Azure does (throttling and query lag at their defaults), whatever the
+    tests before it switched off. Knobs a notebook sets itself are left alone."""
+    database = Path(os.environ.get(STATE_DIR_ENV, "")) / DATABASE_FILE
+    if item.path.suffix != ".ipynb" or _notebook_prepared[-1:] == [item.path]:
+        return
+    _notebook_prepared.append(item.path)
+    if os.environ.get(STATE_DIR_ENV) and database.exists():
+        db = Database(database)
+        try:
+            realism.ensure(db, {name: realism.KNOBS[name].default for name in TESTS_SWITCH_OFF})
+        finally:
+            db.close()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -7,8 +7,9 @@ send none. ``KIT_PROGRESS=widgets|text`` overrides the guess, e.g. for a front e
 ``cellId``.
 
 Long operations come with their bar: :func:`create_devices` and :func:`delete_devices`
-(``bulk_create_or_update_devices``, 100 devices a request) and :func:`wait_for_job` (``get_scheduled_job`` polled until
-the job ends).
+(``bulk_create_or_update_devices``, 100 devices a request; a request the hub throttles with 429 is sent again after
+the wait the hub asks for, through :func:`kit.retry.call`, and the bar says so) and :func:`wait_for_job`
+(``get_scheduled_job`` polled until the job ends).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from azure.iot.hub import IoTHubJobManager, IoTHubRegistryManager
 from azure.iot.hub.models import AuthenticationMechanism, ExportImportDevice, SymmetricKey
 from tqdm import tqdm
 from tqdm.std import tqdm as text_tqdm
+
+from kit import retry
 
 MODE_ENV = "KIT_PROGRESS"
 Mode = Literal["widgets", "text"]
@@ -109,8 +112,12 @@ def _bulk(registry: IoTHubRegistryManager, entries: list[ExportImportDevice], de
         raise ValueError(f"batch_size: {batch_size} is out of range; IoT Hub takes 1 to {BULK_LIMIT} per request.")
     outcome = BulkOutcome(verb=verb)
     with bar(len(entries), description, "devices", chosen, file) as progress_bar:
+        def show_wait(seconds: float, error: BaseException) -> None:
+            progress_bar.set_postfix_str(f"throttled (429), retrying in {seconds:g} s", refresh=True)
+
         for batch in batches(entries, batch_size):
-            result = registry.bulk_create_or_update_devices(batch)
+            result = retry.call(lambda batch=batch: registry.bulk_create_or_update_devices(batch), on_wait=show_wait)
+            progress_bar.set_postfix_str("", refresh=False)
             errors = {error.device_id: f"{error.error_code}: {error.error_status}" for error in result.errors or []}
             outcome.failed.update(errors)
             outcome.created.extend(entry.id for entry in batch if entry.id not in errors)

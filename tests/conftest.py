@@ -3,6 +3,10 @@
 Tests drive the real azure-identity and azure-iot-hub packages against it over HTTPS. The trust variables are
 set for the whole session, exactly as the kit sets them for a learner. The scratch state folder and settings file
 are chosen by the repository's root ``conftest.py``, so the notebooks run by nbval share the same sandbox.
+
+The hub's realism knobs (throttling, query lag) are off for tests that use the sandbox, so hundreds of quick calls
+stay quick; tests marked ``realism`` get the hub as Azure behaves (the defaults), and so do the notebooks (the root
+``conftest.py`` switches the knobs back on before a notebook runs).
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from azure.identity import ClientSecretCredential
 from kit.sandbox import process
 from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
 from kit.sandbox.db import Database
-from kit.sandbox.hub import rbac
+from kit.sandbox.hub import rbac, realism
 from kit.sandbox.paths import TLS_DIR, resolve_state_dir
 from tests.reliability.reporting import SANDBOX_FOLDERS
+
+QUICK_HUB = {"throttling": False, "query_lag_seconds": 0.0}
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +86,13 @@ def private_sandbox(sandbox: Connection, tmp_path_factory: pytest.TempPathFactor
             shutil.copytree(Path(sandbox.state_dir) / TLS_DIR, folder / TLS_DIR)
         started.append(folder)
         SANDBOX_FOLDERS.append(folder)
-        return process.start(folder, **options)
+        conn = process.start(folder, **options)
+        db = Database.in_state_dir(folder)
+        try:
+            realism.ensure(db, QUICK_HUB)  # like the session sandbox: quick unless a test asks for realism
+        finally:
+            db.close()
+        return conn
 
     yield start
     for folder in started:
@@ -106,3 +118,22 @@ def propagation(sandbox: Connection) -> Iterator[Callable[[float], object]]:
     finally:
         rbac.set_propagation_seconds(db, before)
         db.close()
+
+
+@pytest.fixture(scope="session")
+def state_db(sandbox: Connection) -> Iterator[Database]:
+    """The running sandbox's database, for switching its realism knobs as ``python -m kit.sandbox realism`` does."""
+    db = Database.in_state_dir(Path(sandbox.state_dir))
+    yield db
+    db.close()
+
+
+@pytest.fixture(autouse=True)
+def realism_for_test(request: pytest.FixtureRequest) -> None:
+    """Knobs off for sandbox tests, Azure's defaults for tests marked ``realism`` (without starting a sandbox for
+    tests that do not use one)."""
+    if "sandbox" not in request.fixturenames:
+        return
+    db = request.getfixturevalue("state_db")
+    azure = {name: realism.KNOBS[name].default for name in QUICK_HUB}
+    realism.ensure(db, azure if request.node.get_closest_marker("realism") else QUICK_HUB)

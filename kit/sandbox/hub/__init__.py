@@ -7,7 +7,9 @@ and the device simulator, and publishes for the other hub parts:
 * ``ctx.services["query_collections"]``: query sources by FROM name; a provider is
   ``callable(after_rowid) -> iterator[(rowid, doc)]`` (the jobs part adds ``devices.jobs``);
 * ``ctx.services["hub_desired_listeners"]``: callables told about each twin whose desired properties changed;
-* ``ctx.services["hub_simulator"]``: the simulator (``behaviour_of`` gives a device's direct-method handlers).
+* ``ctx.services["hub_simulator"]``: the simulator (``behaviour_of`` gives a device's direct-method handlers);
+* ``ctx.services["hub_realism"]`` and ``["hub_throttle"]``: the realism knobs as the running hub sees them, and the
+  operation throttles (``realism``, ``throttling``); the registry tells the query-lag history of every twin write.
 
 Authentication and authorisation for every route go through ``kit.sandbox.hub.http.hub_route``.
 """
@@ -31,7 +33,9 @@ from kit.sandbox.hub import (
     routes_messages,
     sas,
     statistics,
+    throttling,
 )
+from kit.sandbox.hub.query_lag import TwinHistory
 from kit.sandbox.hub.registry import Registry
 from kit.sandbox.hub.simulator import Simulator
 
@@ -41,6 +45,8 @@ def setup(ctx: Any) -> dict[str, Any]:
     rbac.open_rbac(ctx.db)
     policies = sas.ensure_policies(ctx.db)
     fleet.seed(registry)
+    knobs, _ = throttling.services(ctx)
+    registry.history = TwinHistory(lambda: knobs["query_lag_seconds"])
     simulator = Simulator(registry)
     ctx.services["hub_registry"] = registry
     ctx.services["hub_simulator"] = simulator

@@ -3,7 +3,9 @@
 * ``fleet --devices N``: grow the registry to N devices (up to 100,000), in one transaction;
 * ``local-auth disable|enable``: refuse or accept shared access signatures (the hub's ``disableLocalAuth``);
 * ``policies``: the shared access policies and their rights (``--show-keys`` prints connection strings);
-* ``hub-tier [F1|S1|S2|S3]``: show or set the hub's tier, which caps how many scheduled jobs may be active;
+* ``hub-tier [F1|S1|S2|S3] [--units N]``: show or set the hub's tier and units: they cap how many scheduled jobs may
+  be active and set the operation throttles;
+* ``realism``: show or set the realism knobs (throttling, query lag, unquoted etags...; see ``realism``);
 * ``pnp-device add ID``: register a simulated IoT Plug and Play temperature controller (two thermostat components).
 
 They work on the state folder's database directly, so they apply to a running sandbox at once.
@@ -18,7 +20,7 @@ import time
 from kit.sandbox.cli import add_state_dir, print_json
 from kit.sandbox.connection import load_connection
 from kit.sandbox.db import Database
-from kit.sandbox.hub import fleet, job_store, sas, sku, temperature_controller
+from kit.sandbox.hub import fleet, job_store, realism, sas, sku, temperature_controller, throttling
 from kit.sandbox.hub.errors import HubError
 from kit.sandbox.hub.registry import Registry
 from kit.sandbox.paths import private_dir, resolve_state_dir
@@ -72,12 +74,33 @@ def _cmd_policies(args: argparse.Namespace) -> int:
 def _cmd_hub_tier(args: argparse.Namespace) -> int:
     db = _database(args)
     try:
-        if args.tier:
-            sku.set_sku(db, args.tier)
-        result = {"tier": job_store.tier(db), "max_active_jobs": job_store.max_active_jobs(db)}
+        if args.tier or args.units is not None:
+            sku.set_sku(db, args.tier or job_store.tier(db), args.units)
+        result = {"tier": job_store.tier(db), "units": sku.units(db), "max_active_jobs": job_store.max_active_jobs(db)}
     finally:
         db.close()
     print_json(result)
+    return 0
+
+
+def realism_report(db: Database) -> dict:
+    """The knobs' values, with the hub size that sets the throttles and each throttle's rate per minute."""
+    tier, units = job_store.tier(db), sku.units(db)
+    rates = {name: round(rate.for_units(units) * 60, 2) for name, rate in throttling.RATES[tier].items()}
+    return {**realism.shown(realism.read(db)), "hub": {"tier": tier, "units": units},
+            "throttles_per_minute": rates}
+
+
+def _cmd_realism(args: argparse.Namespace) -> int:
+    changes = {name: getattr(args, name) for name in realism.KNOBS if getattr(args, name, None) is not None}
+    db = _database(args)
+    try:
+        if changes:
+            realism.update(db, changes)
+        report = realism_report(db)
+    finally:
+        db.close()
+    print_json(report)
     return 0
 
 
@@ -96,7 +119,8 @@ def _cmd_pnp_device(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
-    """The hub admin commands (fleet, local-auth, policies, hub-tier, pnp-device), as ``az iot hub`` offers them."""
+    """The hub admin commands (fleet, local-auth, policies, hub-tier, realism, pnp-device), as ``az iot hub`` offers
+    them."""
     grow = subparsers.add_parser("fleet", help="grow the hub's registry to N devices (up to 100,000)")
     add_state_dir(grow)
     grow.add_argument("--devices", type=int, required=True, help="the number of devices the hub should hold")
@@ -116,7 +140,17 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     add_state_dir(tier)
     tier.add_argument("tier", nargs="?", choices=sorted(job_store.MAX_ACTIVE_JOBS),
                       help="F1 or S1: 1 active job, S2: 5, S3: 10 (omit to show the current tier)")
+    tier.add_argument("--units", type=int, default=None,
+                      help="the number of units (throttles scale with it): F1 1, S1 and S2 1-200, S3 1-10")
     tier.set_defaults(handler=_cmd_hub_tier)
+
+    knobs = subparsers.add_parser(
+        "realism", help="show or set the realism knobs: throttling, query lag, unquoted etags (applies at once)")
+    add_state_dir(knobs)
+    for knob in realism.KNOBS.values():
+        knobs.add_argument(knob.option, dest=knob.name, default=None, metavar="VALUE",
+                           help=f"{knob.help} (default: {realism.shown({knob.name: knob.default})[knob.name]})")
+    knobs.set_defaults(handler=_cmd_realism)
 
     pnp = subparsers.add_parser("pnp-device", help="register a simulated IoT Plug and Play temperature controller")
     add_state_dir(pnp)

@@ -67,6 +67,7 @@ CONDITIONS = {
     403: "amqp:resource-limit-exceeded",
     404: "amqp:not-found",
     413: "amqp:link:message-size-exceeded",
+    429: "amqp:resource-limit-exceeded",  # throttled (UNCONFIRMED: the hub's own AMQP condition for a throttle)
 }
 
 
@@ -530,7 +531,7 @@ def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 def hub_handlers(ctx: Any) -> AmqpHandlers:
     """Tokens are checked like REST ``Authorization`` values; sending needs cloudToDeviceMessages/send/action."""
-    from kit.sandbox.hub import auth, c2d
+    from kit.sandbox.hub import auth, c2d, throttling
     from kit.sandbox.hub.permissions import permission_for
 
     permission = permission_for("AMQP", DEVICEBOUND_PATH)
@@ -544,6 +545,7 @@ def hub_handlers(ctx: Any) -> AmqpHandlers:
         auth.authorize_permission(ctx, grant.principal, permission, "POST", DEVICEBOUND_PATH)
 
     def deliver(grant: Grant, message: Message, size: int) -> None:
+        throttling.admit_blocking(ctx, throttling.C2D_SENDS)  # cloud-to-device sends are throttled like REST calls
         c2d.enqueue(ctx, message, size)
 
     return AmqpHandlers(authenticate, authorize_send, deliver)

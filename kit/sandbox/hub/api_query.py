@@ -8,7 +8,8 @@ is computed once per request and its result list is paged. The parsing and evalu
 
 Sources by FROM name live in ``ctx.services["query_collections"]``: a provider is ``callable(after_rowid) ->
 iterator[(rowid, doc)]`` in rowid order. ``devices`` and ``devices.modules`` are served straight from the registry
-tables (with the SQL pre-filter); other parts add theirs (``devices.jobs``).
+tables (with the SQL pre-filter), seen through the query lag (``query_lag``: a twin written in the last seconds is
+seen as it was before); other parts add theirs (``devices.jobs``).
 
 UNCONFIRMED: the real token format (base64 JSON here) and the item type of projections (``raw``).
 """
@@ -27,6 +28,7 @@ from starlette.routing import BaseRoute
 from kit.sandbox.hub.errors import HubError, argument_invalid
 from kit.sandbox.hub.http import hub_route, json_body, raw_json_response
 from kit.sandbox.hub.query import QueryError, parse
+from kit.sandbox.hub.query_lag import lagged
 from kit.sandbox.hub.registry import Registry
 
 MAX_PAGE = 100
@@ -81,7 +83,10 @@ def _rows(ctx: Any, registry: Registry, query: Any, after: int,
     if table is not None:
         fragment = query.sql_prefilter("twin")
         where, params = fragment if fragment else (None, ())
-        for rowid, text in registry.twin_rows(table, after, where, tuple(params), batch):
+        rows = registry.twin_rows(table, after, where, tuple(params), batch)
+        if registry.history is not None:  # twins written within the query lag are seen as they were before
+            rows = lagged(rows, registry.history.visible(table), after)
+        for rowid, text in rows:
             yield rowid, text, json.loads(text)
         return
     provider = ctx.services.get("query_collections", {}).get(query.source)

@@ -18,8 +18,9 @@ Documented choices (the reference marks the details UNCONFIRMED):
   applied configuration (the served twins do not show that section). Custom metrics count the rows their query
   returns. An empty ``targetCondition`` targets nothing.
 * Create answers 201, update 200 (the SDK accepts both); an etag mismatch is 412, updating a missing configuration
-  404 ConfigurationNotFound; ``id`` and ``content`` cannot change (400). At most ``MAX_CONFIGURATIONS`` (the
-  standard tier's 100) → 413 ConfigurationCountLimitExceeded (413101, troubleshoot-error-codes).
+  404 ConfigurationNotFound; ``id`` and ``content`` cannot change (400). At most ``MAX_CONFIGURATIONS`` per tier
+  (quotas-throttling "Other limits": 10 on a free hub, 100 on basic and standard hubs) → 413
+  ConfigurationCountLimitExceeded (413101, troubleshoot-error-codes).
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kit.sandbox.hub import settings_store, twins
+from kit.sandbox.hub import job_store, settings_store, twins
 from kit.sandbox.hub.errors import HubError, argument_invalid, precondition_failed
 from kit.sandbox.hub.query import QueryError, parse, parse_condition
 from kit.sandbox.hub.registry import ID_PATTERN, Registry, dumps
 
-MAX_CONFIGURATIONS = 100
+MAX_CONFIGURATIONS = {"F1": 10, "S1": 100, "S2": 100, "S3": 100}
 MAX_LIST = 1000
 ETAG_COUNTER = "configuration_etag_counter"
 CONTENT_KINDS = ("deviceContent", "modulesContent", "moduleContent")
@@ -161,9 +162,10 @@ class ConfigurationStore:
                                f"A configuration with id '{config_id}' already exists; send its etag to update it.")
             if previous is None:
                 count = self.db.scalar("SELECT COUNT(*) FROM hub_configurations") or 0
-                if count >= MAX_CONFIGURATIONS:
+                tier = job_store.tier(self.db)
+                if count >= MAX_CONFIGURATIONS[tier]:
                     raise HubError(413, "ConfigurationCountLimitExceeded",
-                                   f"This hub holds {count} configurations, the limit; delete one first.")
+                                   f"This {tier} hub holds {count} configurations, its limit; delete one first.")
                 doc = {"id": config_id, "schemaVersion": body.get("schemaVersion") or "1.0", **changes,
                        "content": _check_content(body.get("content")), "createdTimeUtc": now}
             else:

@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse
 
 JSON_TYPE = "application/json; charset=utf-8"  # what the hub declares on every JSON reply, errors included
 
-# Numeric codes (IotHubServiceErrorCode in the C# service SDK; troubleshoot-error-codes docs).
+# Numeric codes, as the error catalogue lists them (troubleshoot-error-codes.md, 2026-01; IotHubServiceErrorCode in the
+# C# service SDK). Names the catalogue does not list (RequestEntityTooLarge) use the generic code of their status.
 ERROR_NUMBERS: dict[str, int] = {
     "InvalidProtocolVersion": 400001,
     "ArgumentInvalid": 400004,
@@ -27,23 +28,27 @@ ERROR_NUMBERS: dict[str, int] = {
     "IotHubUnauthorizedAccess": 401002,
     "IotHubUnauthorized": 401003,
     "IotHubQuotaExceeded": 403002,
+    "JobQuotaExceeded": 403003,
     "DeviceMaximumQueueDepthExceeded": 403004,
-    "JobQuotaExceeded": 403005,
     "DeviceNotFound": 404001,
     "JobNotFound": 404002,
     "ModuleNotFound": 404010,
-    "ConfigurationNotFound": 404011,
     "DeviceNotOnline": 404103,
+    "ConfigurationNotFound": 404301,
     "DeviceAlreadyExists": 409001,
-    "JobAlreadyExists": 409003,
-    "ConfigurationAlreadyExists": 409004,
+    "DeviceJobAlreadyExists": 409103,
+    "JobAlreadyExists": 409104,
     "ModuleAlreadyExistsOnDevice": 409301,
+    "ConfigurationAlreadyExists": 409401,
     "PreconditionFailed": 412001,
     "DeviceMessageLockLost": 412002,
+    "RequestEntityTooLarge": 413000,
     "MessageTooLarge": 413001,
     "TooManyDevices": 413002,
-    "RequestEntityTooLarge": 413003,
+    "ConfigurationCountLimitExceeded": 413101,
     "ThrottlingException": 429001,
+    "ThrottleBacklogLimitExceeded": 429002,
+    "ThrottlingBacklogTimeout": 429003,
     "ThrottlingMaxActiveJobCountExceeded": 429004,
     "ServerError": 500001,
     "GatewayTimeout": 504101,

@@ -2,12 +2,14 @@
 
 ``hub_route`` turns a handler into a Starlette route that behaves like the hub's front door: it checks the
 api-version (missing or unknown → 400 InvalidProtocolVersion), authenticates the caller, authorises the operation
-from the single permission table (``permissions.OPERATIONS``) and turns any ``HubError`` into the error envelope
+from the single permission table (``permissions.OPERATIONS``), applies the operation throttles (``throttling``, when the
+realism knob is on: the request may wait a little, or get 429) and turns any ``HubError`` into the error envelope
 with the ``iothub-errorcode`` header. Handlers only read the body (``json_body``) and conditions (``if_match``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kit.sandbox.hub import auth
+from kit.sandbox.hub import auth, throttling
 from kit.sandbox.hub.errors import JSON_TYPE, HubError
 from kit.sandbox.hub.permissions import permission_for
 
@@ -46,6 +48,9 @@ HUB_SERVER = "Microsoft-HTTPAPI/2.0"
 def hub_route(ctx: Any, method: str, path: str, handler: Handler) -> Route:
     """A route for ``method path`` guarded by api-version, authentication and the operation's permission."""
     permission = permission_for(method, path)
+    operation = throttling.OPERATION_CLASSES.get((method, path))
+    pricing = throttling.cost_function(method, path)
+    knobs, throttle = throttling.services(ctx)
 
     async def answer(request: Request) -> Response:
         try:
@@ -53,6 +58,14 @@ def hub_route(ctx: Any, method: str, path: str, handler: Handler) -> Route:
             principal = auth.authenticate(ctx, request.headers.get("authorization"))
             auth.authorize_permission(ctx, principal, permission, request.method, request.url.path)
             request.state.principal = principal
+            request.state.realism = settings = knobs.values()
+            if operation is not None and settings["throttling"]:
+                cost = pricing(await request.body()) if pricing else 1
+                delay = throttle.admit(operation, cost, knobs, ctx.db)
+                if delay > 0:  # traffic shaping: the hub queues the request and answers late
+                    await asyncio.sleep(delay)
+            elif operation is not None:
+                throttle.idle()
             return await handler(request)
         except HubError as error:
             return error.response()
@@ -123,8 +136,28 @@ def top_parameter(request: Request, limit: int = 1000) -> int | None:
 
 
 def if_match(request: Request) -> str | None:
-    """The If-Match etag without quotes or ``W/``; ``"*"`` for a wildcard; None when absent."""
-    return parse_etag(request.headers.get("if-match"))
+    """The etag an ``If-Match`` header asks for, without quotes or ``W/``: ``"*"`` for a wildcard, None when absent.
+
+    The hub honours only a quoted etag: an unquoted one is ignored, so the write goes ahead as with ``*`` (the SDKs
+    quote etags for this reason: Azure/azure-iot-sdk-python#754, Azure/azure-iot-sdk-node#606). The realism knob
+    ``unquoted_etags`` = ``compared`` checks unquoted etags too.
+    """
+    value = request.headers.get("if-match")
+    settings = getattr(request.state, "realism", None) or {}
+    return if_match_condition(value, compare_unquoted=settings.get("unquoted_etags") == "compared")
+
+
+def if_match_condition(value: str | None, compare_unquoted: bool = False) -> str | None:
+    """``If-Match`` as a condition: the quoted etag, ``*``, None when absent, and ``*`` for an unquoted etag unless
+    ``compare_unquoted``."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    bare = text.removeprefix("W/")
+    quoted = len(bare) >= 2 and bare[0] == bare[-1] == '"'
+    if quoted or bare == "*" or compare_unquoted:
+        return parse_etag(text)
+    return "*"
 
 
 def parse_etag(value: str | None) -> str | None:

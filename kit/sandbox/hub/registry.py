@@ -23,7 +23,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kit.sandbox.db import Database
 from kit.sandbox.hub import settings_store, twins
@@ -35,6 +35,9 @@ from kit.sandbox.hub.errors import (
     precondition_failed,
 )
 from kit.sandbox.hub.sas import new_key
+
+if TYPE_CHECKING:
+    from kit.sandbox.hub.query_lag import TwinHistory
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hub_devices (
@@ -230,10 +233,16 @@ class Registry:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.history: TwinHistory | None = None  # told about every twin write, so queries can lag (query_lag)
         db.ensure_schema(SCHEMA)
         db.ensure_schema(settings_store.SCHEMA)
 
     # ---- identities -------------------------------------------------------------------------------------------
+
+    def _replaced(self, table: str, rowid: int, previous: str | None) -> None:
+        """Tell the query-lag history that a twin row changed (``previous`` None: it was just created)."""
+        if self.history is not None:
+            self.history.record(table, rowid, previous)
 
     def _next_etag(self) -> str:
         return twins.identity_etag(settings_store.next_counter(self.db, ETAG_COUNTER))
@@ -266,10 +275,11 @@ class Registry:
             if row is None:
                 identity = device_identity(device_id, body, None, self._next_etag(), now)
                 twin = new_twin(identity, None, now)
-                self.db.execute(
+                cursor = self.db.execute(
                     "INSERT INTO hub_devices (device_id, enabled, identity, twin) VALUES (?, ?, ?, ?)",
                     (device_id, identity["status"] == "enabled", dumps(identity), dumps(twin)),
                 )
+                self._replaced("hub_devices", cursor.lastrowid or 0, None)
                 return identity
             previous = json.loads(row["identity"])
             if not _same_etag(previous["etag"], if_match):
@@ -280,6 +290,7 @@ class Registry:
 
     def _store_identity(self, row: Any, identity: dict[str, Any]) -> None:
         twin = _with_root(json.loads(row["twin"]), _twin_root(identity, None), identity, False)
+        self._replaced("hub_devices", row["rowid"], row["twin"])
         self.db.execute(
             "UPDATE hub_devices SET identity = ?, twin = ?, enabled = ?, connected = ? WHERE rowid = ?",
             (dumps(identity), dumps(twin), identity["status"] == "enabled",
@@ -289,6 +300,7 @@ class Registry:
             module_twin = json.loads(module["twin"])
             if module_twin.get("status") != identity["status"]:
                 module_twin["status"] = identity["status"]
+                self._replaced("hub_modules", module["rowid"], module["twin"])
                 self.db.execute("UPDATE hub_modules SET twin = ? WHERE rowid = ?",
                                 (dumps(module_twin), module["rowid"]))
 
@@ -297,6 +309,11 @@ class Registry:
             previous = self.get_device(device_id)
             if not _same_etag(previous["etag"], if_match):
                 raise precondition_failed("Device", previous["etag"], str(if_match))
+            if self.history is not None:
+                row = self._device_row(device_id)
+                self._replaced("hub_devices", row["rowid"], row["twin"])
+                for module in self.db.all("SELECT rowid, twin FROM hub_modules WHERE device_id = ?", (device_id,)):
+                    self._replaced("hub_modules", module["rowid"], module["twin"])
             self.db.execute("DELETE FROM hub_devices WHERE device_id = ?", (device_id,))
 
     def set_connection(self, device_id: str, connected: bool, activity: bool = False) -> None:
@@ -358,16 +375,18 @@ class Registry:
             if row is None:
                 module = module_identity(device_id, module_id, body, None, self._next_etag())
                 twin = new_twin(module, module_id, twins.now_iso(), status=device["status"])
-                self.db.execute(
+                cursor = self.db.execute(
                     "INSERT INTO hub_modules (device_id, module_id, identity, twin) VALUES (?, ?, ?, ?)",
                     (device_id, module_id, dumps(module), dumps(twin)),
                 )
+                self._replaced("hub_modules", cursor.lastrowid or 0, None)
                 return module, True
             previous = json.loads(row["identity"])
             if not _same_etag(previous["etag"], if_match):
                 raise precondition_failed("Module", previous["etag"], str(if_match))
             module = module_identity(device_id, module_id, body, previous, self._next_etag())
             twin = _with_root(json.loads(row["twin"]), _twin_root(module, module_id, device["status"]), module, True)
+            self._replaced("hub_modules", row["rowid"], row["twin"])
             self.db.execute("UPDATE hub_modules SET identity = ?, twin = ? WHERE rowid = ?",
                             (dumps(module), dumps(twin), row["rowid"]))
             return module, False
@@ -377,7 +396,9 @@ class Registry:
             previous = self.get_module(device_id, module_id)
             if not _same_etag(previous["etag"], if_match):
                 raise precondition_failed("Module", previous["etag"], str(if_match))
-            self.db.execute("DELETE FROM hub_modules WHERE device_id = ? AND module_id = ?", (device_id, module_id))
+            row = self._module_row(device_id, module_id)
+            self._replaced("hub_modules", row["rowid"], row["twin"])
+            self.db.execute("DELETE FROM hub_modules WHERE rowid = ?", (row["rowid"],))
 
     # ---- twins ------------------------------------------------------------------------------------------------
 
@@ -434,6 +455,7 @@ class Registry:
         twin["version"] = int(twin["version"]) + 1
         twin["etag"] = twins.twin_etag(twin["version"])
         table = "hub_modules" if module_id else "hub_devices"
+        self._replaced(table, row["rowid"], row["twin"])
         self.db.execute(f"UPDATE {table} SET twin = ? WHERE rowid = ?", (dumps(twin), row["rowid"]))
 
     # ---- enumeration (query, statistics) ----------------------------------------------------------------------

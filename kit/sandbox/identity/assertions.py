@@ -112,9 +112,13 @@ def _federated_assertion(service: IdentityService, principal: directory.Principa
     credentials = [f for f in directory.federated_credentials(service.db, principal) if f["issuer"] == issuer]
     if not credentials:
         raise errors.FIC_ISSUER(issuer=issuer)
-    credentials = [f for f in credentials if f["subject"] == subject]
-    if not credentials:
+    exact = [f for f in credentials if f["subject"] == subject]
+    if not exact:
+        folded = str(subject).casefold()
+        if any(str(f["subject"]).casefold() == folded for f in credentials):
+            raise errors.FIC_SUBJECT_CASE(subject=subject)  # Entra matches subjects case-sensitively since 2024
         raise errors.FIC_SUBJECT(subject=subject)
+    credentials = exact
     if not any(f["audience"] in audiences for f in credentials):
         raise errors.FIC_AUDIENCE(audience=", ".join(str(a) for a in audiences))
     if issuer != service.external_issuer:

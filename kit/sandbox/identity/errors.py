@@ -143,6 +143,14 @@ FIC_SUBJECT = Aadsts(
     "No matching federated identity record found for presented assertion subject '{subject}'. Check your "
     "federated identity credential Subject, Audience and Issuer against the presented assertion. "
     "https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
+FIC_SUBJECT_CASE = Aadsts(
+    7002138, "invalid_client",
+    "No matching federated identity record found for presented assertion subject '{subject}'. The subject matches "
+    "with case-insensitive comparison, but not with case-sensitive comparison. Check your federated identity "
+    "credential Subject, Audience and Issuer against the presented assertion. See documentation at: "
+    "https://learn.microsoft.com/entra/workload-id/workload-identity-federation. See breaking change notification "
+    "and remediation at: https://learn.microsoft.com/en-us/entra/identity-platform/reference-breaking-changes"
+    "#august-2024.")
 FIC_SIGNATURE = Aadsts(
     50013, "invalid_client", "Assertion failed signature validation. [Reason - {reason}]")
 SCOPE_NOT_DEFAULT = Aadsts(

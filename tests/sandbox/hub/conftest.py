@@ -20,7 +20,7 @@ from azure.iot.hub.sastoken import SasToken
 from kit import clients
 from kit.sandbox.connection import Connection
 from kit.sandbox.db import Database
-from kit.sandbox.hub import sas
+from kit.sandbox.hub import job_store, realism, sas, sku
 from kit.sandbox.hub.http import API_VERSION
 
 
@@ -136,3 +136,17 @@ def role_credential(sandbox: Connection, role_app) -> Callable[[str | None], Cli
         app = role_app(role)
         return credential_for(sandbox, app["client_id"], app["client_secret"])
     return make
+
+
+@pytest.fixture
+def s1_one_unit(state_db: Database, hub: HubHttp) -> Iterator[None]:
+    """An S1 hub with one unit and full throttle buckets (throttling switched off, one request, on again); the
+    tier, units and knobs are put back afterwards."""
+    saved = job_store.tier(state_db), sku.units(state_db)
+    sku.set_sku(state_db, "S1", 1)
+    realism.ensure(state_db, {"throttling": False})
+    hub.call("GET", "/devices")  # a throttled operation while throttling is off: the hub starts over with full buckets
+    realism.ensure(state_db, {"throttling": True})
+    yield
+    realism.ensure(state_db, {"throttling": False})
+    sku.set_sku(state_db, *saved)

@@ -17,6 +17,7 @@ from azure.iot.hub.models import (
 from msrest.exceptions import HttpOperationError
 
 from kit.sandbox.connection import Connection
+from kit.sandbox.hub import job_store
 
 BUILDING_B_THERMOSTATS = "tags.building = 'building-b' AND tags.deviceType = 'thermostat'"
 
@@ -164,3 +165,20 @@ def test_rbac_configurations(sandbox: Connection, role_credential, made: list[st
     with pytest.raises(HttpOperationError) as no_test:
         reader.test_configuration_queries(ConfigurationQueriesTestInput(target_condition="tags.a = 1"))
     assert hub_error(no_test) == (401, "IotHubUnauthorized")
+
+
+def test_a_free_hub_holds_at_most_10_configurations(configurations: IoTHubConfigurationManager, state_db,
+                                                     made: list[str]) -> None:
+    """quotas-throttling "Other limits": 10 configurations on a free hub, 100 on basic and standard hubs."""
+    existing = len(configurations.get_configurations(1000))
+    job_store.set_tier(state_db, "F1")
+    try:
+        for _ in range(10 - existing):
+            configurations.create_configuration(configuration(made, 0, {"free": 1}))
+        with pytest.raises(HttpOperationError) as full:
+            configurations.create_configuration(configuration(made, 0, {"free": 1}))
+        assert hub_error(full) == (413, "ConfigurationCountLimitExceeded") and "F1 hub" in full.value.response.text
+        job_store.set_tier(state_db, "S1")
+        configurations.create_configuration(configuration(made, 0, {"free": 1}))  # S1: up to 100
+    finally:
+        job_store.set_tier(state_db, "S1")

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from kit.sandbox.hub.errors import HubError
 from tests.sandbox.hub.conftest import error_code
 
 
@@ -29,3 +30,13 @@ def test_successful_replies_name_the_hubs_front_end_once(hub):
     reply = hub.call("GET", "/statistics/devices")
     assert reply.status_code == 200
     assert reply.headers["server"] == "Microsoft-HTTPAPI/2.0"  # one header (requests joins repeats)
+
+
+@pytest.mark.parametrize(("code", "number"), [
+    ("JobQuotaExceeded", 403003), ("ConfigurationNotFound", 404301), ("JobAlreadyExists", 409104),
+    ("ConfigurationAlreadyExists", 409401), ("ConfigurationCountLimitExceeded", 413101),
+    ("ThrottlingException", 429001), ("ThrottlingMaxActiveJobCountExceeded", 429004), ("DeviceNotOnline", 404103),
+])
+def test_numbers_follow_the_documented_catalogue(code, number):
+    """troubleshoot-error-codes.md (2026-01) lists each error name with its number."""
+    assert HubError(400, code, "").number == number

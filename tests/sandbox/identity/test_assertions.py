@@ -104,8 +104,8 @@ def test_workload_identity_with_the_projected_token_file(sandbox):
 
 
 @pytest.mark.parametrize(("case", "code"), [
-    ("other-issuer", 700211), ("other-subject", 700213), ("other-audience", 700212), ("expired", 700024),
-    ("forged", 50013),
+    ("other-issuer", 700211), ("other-subject", 700213), ("subject-case", 7002138), ("other-audience", 700212),
+    ("expired", 700024), ("forged", 50013),
 ])
 def test_bad_federated_assertions(sandbox, http, stranger_key, case, code):
     key = external_issuer.signing_key(Path(sandbox.state_dir))
@@ -113,7 +113,9 @@ def test_bad_federated_assertions(sandbox, http, stranger_key, case, code):
     token = {
         "other-issuer": lambda: external_issuer.mint_workload_token(key, "https://token.actions.githubusercontent.com"),
         "other-subject": lambda: external_issuer.mint_workload_token(key, issuer,
-                                                                     "system:serviceaccount:Workshop:backend"),
+                                                                     "system:serviceaccount:workshop:frontend"),
+        "subject-case": lambda: external_issuer.mint_workload_token(key, issuer,
+                                                                    "system:serviceaccount:Workshop:backend"),
         "other-audience": lambda: external_issuer.mint_workload_token(key, issuer, audience="api://other"),
         "expired": lambda: external_issuer.mint_workload_token(key, issuer, lifetime_s=60,
                                                                issued_at=time.time() - 7200),
