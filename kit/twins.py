@@ -7,10 +7,14 @@ callback receives ``(rows_so_far, page_number)`` after each page, e.g. to drive 
 page; the default is the SDK call above, and another reader (same request, other decoding) can take its place.
 While paging, the client's HTTPS connection is kept open (``with registry.protocol:``, msrest's keep-alive): without
 it msrest opens a new TLS connection for every page.
+
+``wait_for_query`` polls a query until its result shows a recent write (queries lag writes); ``query_help`` names the
+line and column of a query the hub refuses, which the hub's own message does not.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -18,6 +22,8 @@ from typing import Any
 import pandas as pd
 from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import QuerySpecification
+
+from kit import retry
 
 PAGE_SIZE = 100
 Progress = Callable[[int, int], None]
@@ -110,3 +116,39 @@ def query_dataframe(registry: IoTHubRegistryManager, query: str, page_size: int 
     if "deviceId" in frame.columns:
         frame = frame[["deviceId", *[c for c in frame.columns if c != "deviceId"]]]
     return frame
+
+
+def wait_for_query(registry: IoTHubRegistryManager, query: str, until: Callable[[pd.DataFrame], bool],
+                   timeout_s: float = 60.0, poll_s: float = 1.0, **options: Any) -> pd.DataFrame:
+    """Run ``query`` until ``until(frame)`` holds, and return that frame.
+
+    Twin queries are eventually consistent: "query results are eventually consistent operations and delays of up to
+    30 minutes should be tolerated" (query-twins.md), so a query right after a twin write may not show it yet, on
+    Azure as on the sandbox (whose lag is ``python -m kit.sandbox realism --query-lag``). A throttled query (429) is
+    retried as :mod:`kit.retry` does. Raises TimeoutError naming the query when it never holds.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        frame = retry.call(lambda: query_dataframe(registry, query, **options))
+        if until(frame):
+            return frame
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"query: still not as expected after {timeout_s:g} s: {query}. Twin queries lag "
+                               "writes; wait longer (timeout_s) or check the write with registry.get_twin.")
+        time.sleep(poll_s)
+
+
+def query_help(query: str) -> str | None:
+    """Where ``query`` goes wrong, found by the kit itself (the hub answers only "The query is invalid...").
+
+    The kit parses the query with its own copy of IoT Hub's query grammar (the sandbox's), so it can name the line
+    and column. It is the kit's help, not the hub's word: None means the kit found nothing wrong, not that the hub will
+    accept the query.
+    """
+    from kit.sandbox.hub.query import QueryError, parse
+
+    try:
+        parse(query)
+    except QueryError as error:
+        return f"kit's help (not the hub's message): {error.message}"
+    return None

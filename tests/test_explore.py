@@ -3,6 +3,7 @@ against the sandbox through the real SDK."""
 
 from __future__ import annotations
 
+import html
 import io
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from azure.iot.hub.models import Twin, TwinProperties
 from kit import clients, explore, progress
 from kit.explore import fleet
 from kit.sandbox.connection import Connection
+from kit.sandbox.hub.api_query import INVALID_QUERY
 
 DEVICES = 12
 
@@ -70,13 +72,15 @@ def test_json_pages_give_the_same_table(registry, batch):
     assert "fetch=json_page" in explorer.plain_code()
 
 
-def test_bad_query_shows_the_hub_position_not_a_traceback(registry):
+def test_bad_query_shows_the_hub_message_and_the_kits_position_not_a_traceback(registry):
     explorer = explore.explorer(registry)
     assert run(explorer, "SELECT * FROM devices WHERE tags.building = ") is None
     failure = explorer.failure
     assert failure.code == "ArgumentInvalid" and failure.status == 400
-    assert failure.line == 1 and failure.column is not None
-    assert f"Syntax error at line 1, column {failure.column}" in explorer.error.value
+    assert failure.message == INVALID_QUERY  # the hub's generic words, as a real hub answers
+    assert failure.line == 1 and failure.column is not None  # found by the kit's own parser, and labelled so
+    shown = html.unescape(explorer.error.value)
+    assert f"kit's help (not the hub's message): Syntax error at line 1, column {failure.column}" in shown
     caret_line = explorer.error.value.split("\n")[-1]
     assert caret_line.index("^") == failure.column - 1
     assert "Traceback" not in explorer.error.value and explorer.status.value == ""

@@ -164,7 +164,7 @@ class QueryExplorer:
             self.error.value = _error_html(str(error))
             return None
         except Exception as error:  # the hub's refusal is shown, never a traceback
-            self.failure = QueryFailure(error)
+            self.failure = QueryFailure(error, query)
             self.error.value = _error_html(str(self.failure), self.failure.pointer(query))
             self._clear_progress()  # an empty "0 rows" bar under the error would only confuse
             return None

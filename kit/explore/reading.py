@@ -17,6 +17,7 @@ from azure.iot.hub import IoTHubRegistryManager
 from msrest.exceptions import HttpOperationError
 
 from kit.explain import explain
+from kit.twins import query_help
 
 _SELECT_ALL = re.compile(r"^\s*SELECT\s+\*\s+FROM\s+(devices(?:\.modules)?)\b(\s+WHERE\s.*)?$",
                          re.IGNORECASE | re.DOTALL)
@@ -56,11 +57,12 @@ def count_query(query: str) -> str | None:
 
 
 class QueryFailure:
-    """A failed request, as the hub worded it: ``code`` (ArgumentInvalid), ``status`` (400), ``message`` (``Syntax
-    error at line 1, column 23: ...``), the ``line``/``column`` when the hub gave one, and a ``fix`` from kit.explain
-    for errors that are not about the query text."""
+    """A failed request, as the hub worded it: ``code`` (ArgumentInvalid), ``status`` (400), ``message`` ("The query
+    is invalid..."), ``help``: for a refused query, the kit's own reading of it (``kit.twins.query_help``: "Syntax
+    error at line 1, column 23: ...", labelled as the kit's), the ``line``/``column`` from the hub or that help, and a
+    ``fix`` from kit.explain for errors that are not about the query text."""
 
-    def __init__(self, error: BaseException) -> None:
+    def __init__(self, error: BaseException, query: str | None = None) -> None:
         self.error_type = type(error).__name__
         response = getattr(error, "response", None)
         self.status: int | None = getattr(response, "status_code", None)
@@ -70,7 +72,10 @@ class QueryFailure:
         if body:
             match = _HUB_MESSAGE.match(body)
             self.code, self.message = (match.group(1), match.group(2).strip()) if match else (self.code, body)
-        position = _POSITION.search(self.message)
+        self.help = ""  # the kit's own reading of a refused query: the real hub names no position
+        if self.code == "ArgumentInvalid" and query and not _POSITION.search(self.message):
+            self.help = query_help(query) or ""
+        position = _POSITION.search(self.message) or _POSITION.search(self.help)
         self.line, self.column = (int(position.group(1)), int(position.group(2))) if position else (None, None)
         explanation = explain(error) if self.code != "ArgumentInvalid" else None
         self.fix = f"{explanation.title}. {explanation.fix}" if explanation and explanation.known else ""
@@ -88,7 +93,8 @@ class QueryFailure:
         return lines[self.line - 1] + "\n" + " " * (self.column - 1) + "^"
 
     def __str__(self) -> str:
-        return f"{self.heading}: {self.message}" + (f"\nFix: {self.fix}" if self.fix else "")
+        return (f"{self.heading}: {self.message}" + (f"\n{self.help}" if self.help else "")
+                + (f"\nFix: {self.fix}" if self.fix else ""))
 
 
 def _body_message(response: Any) -> str:

@@ -4,7 +4,8 @@ Paging as the real hub does it: ``x-ms-max-item-count`` (default and maximum 100
 ``x-ms-continuation`` token, returned until the last page. A plain query resumes after the last rowid it returned, so
 each page costs about one page of rows (the engine's SQL pre-filter narrows the rows SQLite hands over); an aggregate
 is computed once per request and its result list is paged. The parsing and evaluation are the query engine's
-(``kit.sandbox.hub.query``); a ``QueryError`` answers 400 ArgumentInvalid with the position.
+(``kit.sandbox.hub.query``); a ``QueryError`` answers 400 ArgumentInvalid with the real hub's generic message, which
+names no position (MicrosoftDocs/azure-docs#110329); ``kit.twins.query_help`` finds the position on the client side.
 
 Sources by FROM name live in ``ctx.services["query_collections"]``: a provider is ``callable(after_rowid) ->
 iterator[(rowid, doc)]`` in rowid order. ``devices`` and ``devices.modules`` are served straight from the registry
@@ -32,6 +33,7 @@ from kit.sandbox.hub.query_lag import lagged
 from kit.sandbox.hub.registry import Registry
 
 MAX_PAGE = 100
+INVALID_QUERY = "The query is invalid. Please check the format of the query and try again."
 TABLES = {"devices": "hub_devices", "devices.modules": "hub_modules"}
 Provider = Callable[[int], Iterator[tuple[int, dict]]]
 
@@ -100,8 +102,8 @@ def run_page(ctx: Any, registry: Registry, text: str, size: int, token: str | No
     """One page of a query: (JSON array text, item type, continuation token or None)."""
     try:
         query = parse(text)
-    except QueryError as error:
-        raise argument_invalid(str(error)) from None
+    except QueryError:
+        raise argument_invalid(INVALID_QUERY) from None
     state = decode_token(token)
     if query.is_aggregate:
         offset = state.get("o", 0)
