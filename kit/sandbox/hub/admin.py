@@ -1,6 +1,7 @@
 """Admin commands of the hub side, as an Azure admin would run them on a hub:
 
-* ``fleet --devices N``: grow the registry to N devices (up to 100,000), in one transaction;
+* ``fleet --devices N``: grow the registry to N devices (up to 100,000), in one transaction; ``fleet
+  --remove-generated`` deletes those generated devices again;
 * ``local-auth disable|enable``: refuse or accept shared access signatures (the hub's ``disableLocalAuth``);
 * ``policies``: the shared access policies and their rights (``--show-keys`` prints connection strings);
 * ``hub-tier [F1|S1|S2|S3] [--units N]``: show or set the hub's tier and units: they cap how many scheduled jobs may
@@ -31,16 +32,20 @@ def _database(args: argparse.Namespace) -> Database:
 
 
 def _cmd_fleet(args: argparse.Namespace) -> int:
+    if (args.devices is None) == (not args.remove_generated):
+        print("error: fleet: give either --devices N or --remove-generated", file=sys.stderr)
+        return 2
     db = _database(args)
     try:
         registry = Registry(db)
         fleet.seed(registry)
         started = time.perf_counter()
-        added = fleet.grow(registry, args.devices)
+        changed = {"removed": fleet.remove_generated(registry)} if args.remove_generated else {
+            "added": fleet.grow(registry, args.devices)}
         total = db.scalar("SELECT COUNT(*) FROM hub_devices")
     finally:
         db.close()
-    print_json({"added": added, "total_devices": total, "seconds": round(time.perf_counter() - started, 2)})
+    print_json({**changed, "total_devices": total, "seconds": round(time.perf_counter() - started, 2)})
     return 0
 
 
@@ -123,7 +128,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     them."""
     grow = subparsers.add_parser("fleet", help="grow the hub's registry to N devices (up to 100,000)")
     add_state_dir(grow)
-    grow.add_argument("--devices", type=int, required=True, help="the number of devices the hub should hold")
+    grow.add_argument("--devices", type=int, default=None, help="the number of devices the hub should hold")
+    grow.add_argument("--remove-generated", action="store_true",
+                      help="delete the devices this command generated (sim-...), at once")
     grow.set_defaults(handler=_cmd_fleet)
 
     local = subparsers.add_parser("local-auth", help="refuse (disable) or accept (enable) SAS tokens on the hub")

@@ -91,3 +91,15 @@ def test_grown_gateways_have_modules_that_go_with_them(registry):
     assert len({m["etag"] for found in modules.values() for m in found}) == sum(map(len, modules.values()))
     registry.delete_device(gateways[0], "*")
     assert registry.db.scalar("SELECT COUNT(*) FROM hub_modules WHERE device_id = ?", (gateways[0],)) == 0
+
+
+def test_fleet_command_removes_what_it_generated(tmp_path):
+    def fleet_command(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kit.sandbox", "fleet", *args, "--state-dir", str(tmp_path)],
+                              capture_output=True, text=True)
+
+    fleet_command("--devices", "40")
+    removed = json.loads(fleet_command("--remove-generated").stdout)
+    assert removed["removed"] == 28 and removed["total_devices"] == 12  # the seeded fleet stays
+    neither = fleet_command()
+    assert neither.returncode == 2 and "--devices N or --remove-generated" in neither.stderr
