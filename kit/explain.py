@@ -261,8 +261,11 @@ CATALOGUE: dict[str, list[Entry]] = {
               "The hub already runs as many jobs as its tier allows, or holds too many jobs.",
               "Wait for running jobs to finish, or cancel one."),
         Entry("ThrottlingException", "Throttled (429)",
-              "The hub received more requests of this kind than its tier and units allow per minute.",
-              "Retry after a pause with exponential backoff, and spread the calls out; more units raise the limit."),
+              "The hub received more requests of this kind than its tier and units allow per minute (an S1 hub "
+              "with one unit: 100 registry operations, 20 queries); it queued a few, then refused. The Python SDK "
+              "does not retry a 429.",
+              "Wait as long as the message says and call again: kit.retry.call(lambda: ...) does it with backoff. "
+              "Spread bursts out; more units raise the limit."),
         Entry("ThrottlingMaxActiveJobCountExceeded", "Too many jobs running (429)",
               "A Free or S1 hub allows one active job at a time (S2 five, S3 ten); a scheduled job counts too.",
               "Wait for the running job to finish, or cancel it (or the scheduled one)."),
@@ -271,7 +274,7 @@ CATALOGUE: dict[str, list[Entry]] = {
         Entry("ConfigurationNotFound", "Configuration not found (404)", "No configuration with this ID exists.",
               "List configurations to find the right ID."),
         Entry("ConfigurationCountLimitExceeded", "Too many configurations (413)",
-              "A hub holds at most 100 automatic device and module configurations (20 on the free tier).",
+              "A hub holds at most 100 automatic device and module configurations (10 on the free tier).",
               "Delete configurations you no longer need."),
         Entry("ServerError", "The hub failed inside (500)",
               "An internal error of the service, not of your request.",
@@ -428,6 +431,12 @@ CATALOGUE: dict[str, list[Entry]] = {
               r"timed out|ReadTimeout|ConnectTimeout"),
     ],
     CLIENT: [
+        Entry("QUERY_LAG", "A twin query does not show a change yet",
+              "Twin queries are eventually consistent: a write, a new device or a deletion reaches query results "
+              "later (on Azure, delays of up to 30 minutes should be tolerated; the sandbox lags 2 s by default). "
+              "GET /twins/{id} always shows the current twin.",
+              "Poll the query until it shows the change (kit.twins.wait_for_query), or read the twin with "
+              "registry.get_twin.", r"Twin queries lag writes"),
         Entry("INSTANCE_DISCOVERY", "Authority is not well-known",
               "msal checks unknown authority hosts with login.microsoftonline.com first.",
               "Pass disable_instance_discovery=True when the authority is the sandbox.",
