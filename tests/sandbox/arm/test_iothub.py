@@ -63,12 +63,12 @@ def test_sku_change_is_the_hub_tier(sandbox, hubs):
     try:
         updated = hubs.iot_hub_resource.begin_create_or_update(sandbox.resource_group, sandbox.hub_name, hub).result()
         assert (updated.sku.name, updated.sku.capacity) == ("S2", 2)
-        assert sandbox_command(sandbox, "hub-tier") == {"tier": "S2", "max_active_jobs": 5}
+        assert sandbox_command(sandbox, "hub-tier") == {"tier": "S2", "units": 2, "max_active_jobs": 5}
         hub.sku.name = "B1"
         with pytest.raises(HttpResponseError, match="sku.name"):
             hubs.iot_hub_resource.begin_create_or_update(sandbox.resource_group, sandbox.hub_name, hub).result()
     finally:
-        sandbox_command(sandbox, "hub-tier", "S1")
+        sandbox_command(sandbox, "hub-tier", "S1", "--units", "1")
     assert hubs.iot_hub_resource.get(sandbox.resource_group, sandbox.hub_name).sku.name == "S1"
 
 
