@@ -69,7 +69,7 @@ def test_query_help_finds_nothing_in_a_good_query():
 
 @pytest.mark.realism
 def test_wait_for_query_polls_until_a_write_shows(registry, state_db):
-    realism.ensure(state_db, {"query_lag_seconds": 1.0})
+    realism.ensure(state_db, {"query_lag_seconds": 1.0, "throttling": False})  # no shaping delay in between
     device_id = f"wait-{uuid.uuid4().hex[:8]}"
     registry.create_device_with_sas(device_id, None, None, "enabled")
     try:

@@ -50,7 +50,7 @@ def matching(registry, device_id: str, value: str) -> list[str]:
 
 @pytest.mark.realism
 def test_a_query_right_after_a_write_misses_it_until_the_lag_passes(token_registry, state_db, new_id):
-    realism.ensure(state_db, {"query_lag_seconds": LAG_S})
+    realism.ensure(state_db, {"query_lag_seconds": LAG_S, "throttling": False})  # no shaping delay in between
     device_id = new_id("lag")
     token_registry.create_device_with_sas(device_id, None, None, "enabled")
     try:
@@ -74,7 +74,7 @@ def test_a_query_right_after_a_write_misses_it_until_the_lag_passes(token_regist
 
 @pytest.mark.realism
 def test_new_and_deleted_devices_lag_in_queries(token_registry, state_db, new_id):
-    realism.ensure(state_db, {"query_lag_seconds": LAG_S})
+    realism.ensure(state_db, {"query_lag_seconds": LAG_S, "throttling": False})  # no shaping delay in between
     device_id = new_id("lagnew")
     query = QuerySpecification(query=f"SELECT COUNT() AS n FROM devices WHERE deviceId = '{device_id}'")
 
