@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kit.sandbox.hub import realism
+from kit.sandbox.hub import rbac, realism
 
 
 def cli(sandbox, *args: str) -> subprocess.CompletedProcess:
@@ -28,6 +28,8 @@ def test_realism_command_shows_and_sets_the_knobs(sandbox, state_db):
         refused = cli(sandbox, "realism", "--query-lag", "soon")
         assert refused.returncode == 2 and "--query-lag" in refused.stderr and "number of seconds" in refused.stderr
         assert realism.read(state_db)["query_lag_seconds"] == 0.5  # a refused value changes nothing
+        propagation = json.loads(cli(sandbox, "realism", "--role-propagation", "7").stdout)["role_propagation_seconds"]
+        assert propagation == 7 and rbac.propagation_seconds(state_db) == 7  # the setting the role command shows
     finally:
         realism.ensure(state_db, before)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 from azure.iot.hub import IoTHubRegistryManager
@@ -12,7 +13,9 @@ from azure.iot.hub.models import QuerySpecification
 from msrest.exceptions import HttpOperationError
 
 from kit import progress, retry
+from kit.sandbox.db import Database
 from kit.sandbox.hub import realism, throttling
+from kit.sandbox.hub.errors import HubError
 from tests.sandbox.hub.conftest import error_code
 
 
@@ -106,3 +109,22 @@ def test_traffic_shaping_delays_a_little_then_refuses(token_registry, s1_one_uni
         results = list(pool.map(lambda _: retry.call(lambda: token_registry.query_iot_hub(spec),
                                                      on_wait=lambda seconds, error: waits.append(seconds)), range(2)))
     assert all(result.items for result in results) and waits and min(waits) >= 1
+
+
+def test_cloud_to_device_sends_wait_then_are_refused(tmp_path):
+    """The AMQP listener admits each send through ``admit_blocking``: S1 with one unit takes 100 a minute, then
+    queues briefly, then refuses (the AMQP link reports the 429)."""
+    db = Database.in_state_dir(tmp_path)
+    try:
+        ctx = SimpleNamespace(services={}, db=db)
+        for _ in range(100):
+            throttling.admit_blocking(ctx, throttling.C2D_SENDS)
+        started = time.monotonic()
+        throttling.admit_blocking(ctx, throttling.C2D_SENDS)  # waits for its share of the rate, about 0.6 s
+        assert time.monotonic() - started >= 0.4
+        with pytest.raises(HubError) as refused:
+            throttling.admit_blocking(ctx, throttling.C2D_SENDS, cost=10)
+        assert (refused.value.status, refused.value.code) == (429, "ThrottlingException")
+        assert "cloud-to-device sends, limited to 100 per minute" in refused.value.message
+    finally:
+        db.close()
