@@ -145,3 +145,14 @@ def test_admin_credential_on_azure_follows_the_settings(sandbox, monkeypatch):
         azure_settings(sandbox, admin_client_id=None)
     with pytest.raises(SettingsError, match="graph_endpoint: leave the version out"):
         azure_settings(sandbox, graph_endpoint="https://graph.microsoft.com/v1.0")
+
+
+def test_find_applications_follows_graph_s_pages(sandbox):
+    session = Session(Settings.from_sandbox(sandbox), sandbox)
+    graph = kit.admin.graph(session, admin_credential(session))
+    prefix = f"many-{uuid.uuid4().hex[:6]}"
+    made = [graph.create_application(f"{prefix}-{n:03}") for n in range(101)]  # Graph pages 100 at a time
+    assert sorted(app.display_name for app in graph.find_applications(display_name=prefix)) == [
+        app.display_name for app in made]
+    for app in made:
+        graph.delete_application(app)

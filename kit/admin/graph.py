@@ -108,7 +108,8 @@ class GraphClient:
         self._client.close()
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        response = self._client.send_request(HttpRequest(method, self.base + path, json=body))
+        url = path if path.startswith("https://") else self.base + path
+        response = self._client.send_request(HttpRequest(method, url, json=body))
         if response.status_code >= 400:
             try:
                 error = response.json()["error"]
@@ -117,6 +118,16 @@ class GraphClient:
                 code, message = "", response.text()[:300]
             raise GraphError(response.status_code, code, message)
         return response.json() if response.status_code != 204 and response.content else None
+
+    def _list(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a collection, following Graph's ``@odata.nextLink`` pages."""
+        items: list[dict[str, Any]] = []
+        page: str | None = path
+        while page:
+            answer = self._call("GET", page)
+            items += answer["value"]
+            page = answer.get("@odata.nextLink")
+        return items
 
     @staticmethod
     def _object_id(app: AppRef) -> str:
@@ -137,7 +148,7 @@ class GraphClient:
             query = f"?$filter=startswith(displayName,'{_quote(display_name)}')"
         else:
             query = ""
-        return [_application(value) for value in self._call("GET", "/applications" + query)["value"]]
+        return [_application(value) for value in self._list("/applications" + query)]
 
     def get_application(self, app: AppRef) -> Application:
         """``GET /applications/{id}``."""
@@ -156,7 +167,7 @@ class GraphClient:
     def find_service_principal(self, app_id: str | Application) -> ServicePrincipal | None:
         """``GET /servicePrincipals?$filter=appId eq '...'``; None when the app has none."""
         value = app_id.app_id if isinstance(app_id, Application) else app_id
-        found = self._call("GET", f"/servicePrincipals?$filter=appId eq '{_quote(value)}'")["value"]
+        found = self._list(f"/servicePrincipals?$filter=appId eq '{_quote(value)}'")
         return _service_principal(found[0]) if found else None
 
     # --- secrets ------------------------------------------------------------------------------------------------
@@ -204,7 +215,7 @@ class GraphClient:
     def list_federated_credentials(self, app: AppRef) -> list[FederatedCredential]:
         """``GET /applications/{id}/federatedIdentityCredentials``."""
         path = f"/applications/{self._object_id(app)}/federatedIdentityCredentials"
-        return [_federated(value) for value in self._call("GET", path)["value"]]
+        return [_federated(value) for value in self._list(path)]
 
     def delete_federated_credential(self, app: AppRef, name_or_id: str) -> None:
         """``DELETE /applications/{id}/federatedIdentityCredentials/{id or name}``."""

@@ -9,9 +9,11 @@ implementation. Deleting an app keeps its role assignments (Azure shows them as 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,6 +40,23 @@ PATH = re.compile(
 )
 DELETED_APPLICATIONS = "directory/deletedItems/microsoft.graph.application"
 TWO_YEARS_DAYS = 730
+PAGE_SIZE, MAX_PAGE_SIZE = 100, 999
+
+
+def _page(request: Request, found: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    """One page of a list (``$top`` items, 100 by default, as Graph pages directory objects) and, when more remain,
+    ``@odata.nextLink``: this URL with a ``$skiptoken`` (opaque to clients; here, the offset)."""
+    params = dict(request.query_params)
+    try:
+        top = max(1, min(int(params.get("$top", PAGE_SIZE)), MAX_PAGE_SIZE))
+        offset = int(base64.urlsafe_b64decode(params.get("$skiptoken", "MA==")).decode())
+    except ValueError:
+        raise bad_request("Invalid $top or $skiptoken: follow @odata.nextLink as it is.") from None
+    page = found[offset:offset + top]
+    if offset + top >= len(found):
+        return page, {}
+    params["$skiptoken"] = base64.urlsafe_b64encode(str(offset + top).encode()).decode()
+    return page, {"@odata.nextLink": str(request.url.replace(query=urlencode(params, quote_via=quote)))}
 
 
 def _parse_time(value: Any, field: str) -> float | None:
@@ -155,9 +174,10 @@ class GraphView:
         expression = request.query_params.get("$filter")
         found = [p for p in directory.list_principals(self.db) if objects.is_application(p)
                  and objects.matches_filter(expression, p, p.app_object_id or "")]
+        page, next_link = _page(request, found)
         domain = self._tenant_domain()
         return reply(request, {"@odata.context": objects.context("applications"),
-                               "value": [objects.application(self.db, p, domain) for p in found]})
+                               "value": [objects.application(self.db, p, domain) for p in page], **next_link})
 
     async def get_application(self, request: Request, principal: directory.Principal) -> Response:
         """``GET /applications/{id}`` (``$select=keyCredentials`` shows the certificates' keys)."""
@@ -279,8 +299,9 @@ class GraphView:
         expression = request.query_params.get("$filter")
         found = [p for p in directory.list_principals(self.db)
                  if p.has_service_principal and objects.matches_filter(expression, p, p.object_id)]
+        page, next_link = _page(request, found)
         return reply(request, {"@odata.context": objects.context("servicePrincipals"),
-                               "value": [objects.service_principal(p) for p in found]})
+                               "value": [objects.service_principal(p) for p in page], **next_link})
 
 
 def routes(ctx: Any) -> list[Route]:

@@ -10,6 +10,7 @@ import uuid
 import jwt
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
+from azure.core.rest import HttpRequest
 from azure.identity import CertificateCredential, DeviceCodeCredential
 
 from kit.sandbox.identity.directory import DEVELOPER_CLIENT_ID
@@ -180,3 +181,14 @@ def test_the_signed_in_user_manages_apps_too(sandbox):
     claims = jwt.decode(user.get_token(GRAPH_SCOPE).token, options={"verify_signature": False})
     assert "Application.ReadWrite.All" in claims["scp"].split() and "roles" not in claims and prompts
     assert GraphRest(sandbox, user)("POST", "/applications", {"displayName": "by-user"}).status_code == 201
+
+
+def test_lists_come_in_pages_linked_by_next_link(graph):
+    prefix = f"paged-{uuid.uuid4().hex[:6]}"
+    for n in range(3):
+        graph("POST", "/applications", {"displayName": f"{prefix}-{n}"})
+    first = graph("GET", f"/applications?$filter=startswith(displayName,'{prefix}')&$top=2").json()
+    assert len(first["value"]) == 2 and first["@odata.nextLink"].startswith("https://")
+    second = graph.client.send_request(HttpRequest("GET", first["@odata.nextLink"])).json()  # followed as it is
+    assert [a["displayName"] for a in first["value"] + second["value"]] == [f"{prefix}-{n}" for n in range(3)]
+    assert "@odata.nextLink" not in second
