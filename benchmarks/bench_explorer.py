@@ -26,6 +26,7 @@ from azure.iot.hub import IoTHubRegistryManager
 from kit import clients, explore
 from kit.credentials import sandbox_kwargs
 from kit.sandbox import process
+from kit.sandbox.hub import realism
 
 os.environ.setdefault("KIT_PROGRESS", "text")
 
@@ -65,6 +66,7 @@ def main() -> None:
     state_dir = Path(tempfile.mkdtemp(prefix="bench-explorer-"))
     try:
         conn = process.start(state_dir)
+        realism.switch_off(state_dir)  # measure the sandbox, not a tier's throttles or the query lag
         credential = ClientSecretCredential(conn.tenant_id, conn.client_id, conn.client_secret,
                                             **sandbox_kwargs(conn))
         with clients.closing(IoTHubRegistryManager.from_token_credential(conn.hub_host, credential)) as registry:

@@ -27,7 +27,7 @@ from kit.sandbox.hub import rbac, realism
 from kit.sandbox.paths import TLS_DIR, resolve_state_dir
 from tests.reliability.reporting import SANDBOX_FOLDERS
 
-QUICK_HUB = {"throttling": False, "query_lag_seconds": 0.0}
+QUICK_HUB = realism.QUICK
 
 
 @pytest.fixture(scope="session")
@@ -87,11 +87,7 @@ def private_sandbox(sandbox: Connection, tmp_path_factory: pytest.TempPathFactor
         started.append(folder)
         SANDBOX_FOLDERS.append(folder)
         conn = process.start(folder, **options)
-        db = Database.in_state_dir(folder)
-        try:
-            realism.ensure(db, QUICK_HUB)  # like the session sandbox: quick unless a test asks for realism
-        finally:
-            db.close()
+        realism.switch_off(folder)  # like the session sandbox: quick unless a test asks for realism
         return conn
 
     yield start

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kit.sandbox.db import Database
@@ -134,6 +135,19 @@ def ensure(db: Database, wanted: dict[str, Any]) -> None:
                if KNOBS[name].parse(_show_bool(value) if isinstance(value, bool) else str(value)) != current[name]}
     if changes:
         update(db, changes)
+
+
+QUICK = {"throttling": False, "query_lag_seconds": 0.0}  # for speed figures and quick tests, not for the course
+
+
+def switch_off(state_dir: Path) -> None:
+    """Throttling off and no query lag in the sandbox of ``state_dir``: a benchmark measures the sandbox, not the
+    tier's limits, and a test that is not about realism should not wait for them."""
+    db = Database.in_state_dir(state_dir)
+    try:
+        ensure(db, QUICK)
+    finally:
+        db.close()
 
 
 def defaults() -> dict[str, Any]:
