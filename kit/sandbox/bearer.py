@@ -6,17 +6,23 @@ ARM's ``InvalidAuthenticationTokenAudience``...), so :func:`decode` only says *w
 and HS256 are refused), the signing key from the identity side's JWKS (``ctx.services["entra_jwks"]()``, cached by
 ``kid``), the audience, issuer ``https://sts.windows.net/{tid}/`` of the sandbox's tenant, ``exp``/``nbf`` with
 5 minutes of clock skew, and an ``oid`` claim naming the caller.
+
+A verified token is remembered (per audience set) until it expires, so a client that sends the same token on every
+call pays for the RS256 signature check once. Nothing about a token changes before then: what can change (a disabled
+principal, a removed role) is checked by each side on every request, not here.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
 import jwt
 
 CLOCK_SKEW_S = 300
+VERIFIED_CACHE_SIZE = 1024  # distinct tokens remembered; a workshop's learners hold a few each
 
 
 class BearerError(Exception):
@@ -80,10 +86,46 @@ def unverified_audience(token: str) -> str:
     return aud if isinstance(aud, str) else " ".join(aud)
 
 
+class _VerifiedTokens:
+    """Claims of tokens verified before, by (token, audiences), until the token's ``exp`` (plus the clock skew)."""
+
+    def __init__(self) -> None:
+        self._claims: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, tuple[str, ...]]) -> dict[str, Any] | None:
+        found = self._claims.get(key)
+        if found is None:
+            return None
+        if time.time() >= found[0]:  # expired: verify again, which words the refusal
+            with self._lock:
+                self._claims.pop(key, None)
+            return None
+        return found[1]
+
+    def put(self, key: tuple[str, tuple[str, ...]], claims: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._claims) >= VERIFIED_CACHE_SIZE:
+                self._claims.clear()
+            self._claims[key] = (float(claims["exp"]) + CLOCK_SKEW_S, claims)
+
+
 def decode(ctx: Any, token: str, audiences: Iterable[str]) -> dict[str, Any]:
     """The verified claims of ``token`` for one of ``audiences``, else :class:`BearerError`."""
     if not token:
         raise BearerError("missing")
+    verified = ctx.services.setdefault("entra_verified_tokens", _VerifiedTokens())
+    key = (token, tuple(audiences))
+    claims = verified.get(key)
+    if claims is not None:
+        return claims
+    claims = _verify(ctx, token, key[1])
+    verified.put(key, claims)
+    return claims
+
+
+def _verify(ctx: Any, token: str, audiences: tuple[str, ...]) -> dict[str, Any]:
+    """Every check of a token, from its header to its ``oid``."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:

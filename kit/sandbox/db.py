@@ -112,6 +112,13 @@ class Database:
         row = self.one(sql, params)
         return None if row is None else row[0]
 
+    def generation(self) -> tuple[int, int]:
+        """A value that changes whenever the database was written: by another connection or process (SQLite's
+        ``PRAGMA data_version``) or through this one (``total_changes``). Caches of what the database says compare
+        it per request, so a change made anywhere applies at the next request."""
+        with self._lock:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0], self._conn.total_changes
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

@@ -12,10 +12,18 @@ Stable API (also used by the AMQP listener for CBS put-token):
 Bearer tokens are checked by ``kit.sandbox.bearer`` as an Entra ID resource server does, for the audience
 ``https://iothubs.azure.net`` with or without a trailing slash: a token for Microsoft Graph or ARM is refused.
 UNCONFIRMED: the real hub's wording for a bad or expired JWT (the sandbox explains the cause in the message).
+
+What the database decides (a principal still enabled, a role granting a data action, local authentication on) is
+remembered per request path in :class:`_Decisions` only while the database is unchanged (``Database.generation``:
+a write by the sandbox, the admin command line or a test's own connection clears it) and until the next role
+assignment comes into effect, so a revoked role or a disabled app is refused at the very next request.
 """
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +54,33 @@ def _services(ctx: Any) -> dict[str, Any]:
     return ctx.services.setdefault("hub_auth", {})
 
 
+class _Decisions:
+    """Answers the database gave, valid while it is unchanged and until the next assignment applies."""
+
+    def __init__(self) -> None:
+        self._answers: dict[Any, Any] = {}
+        self._generation: Any = None
+        self._until = -math.inf
+
+    def answer(self, ctx: Any, question: Any, ask: Callable[[], Any]) -> Any:
+        generation = ctx.db.generation()
+        now = time.time()
+        if generation != self._generation or now >= self._until:
+            self._answers = {}
+            self._generation = generation
+            self._until = rbac.next_effective_at(ctx.db, now)
+        if question not in self._answers:
+            self._answers[question] = ask()
+        return self._answers[question]
+
+
+def _decided(ctx: Any, question: Any, ask: Callable[[], Any]) -> Any:
+    decisions = _services(ctx).get("decisions")
+    if decisions is None:
+        decisions = _services(ctx)["decisions"] = _Decisions()
+    return decisions.answer(ctx, question, ask)
+
+
 def _bearer_message(error: BearerError, ctx: Any) -> str:
     """The sandbox's explanation of a refused token, in the hub's 401 (the real wording is UNCONFIRMED)."""
     messages = {
@@ -74,7 +109,7 @@ def verify_bearer(ctx: Any, token: str) -> Principal:
         raise _unauthorized(_bearer_message(error, ctx)) from None
     oid = claims["oid"]
     active = ctx.services.get("principal_active")
-    if active is not None and not active(oid):
+    if active is not None and not _decided(ctx, ("active", oid), lambda: active(oid)):
         raise _unauthorized(
             f"Principal {oid} is disabled or no longer exists in the tenant. Its tokens are not accepted "
             "(the sandbox refuses them at once; real Entra ID stops issuing new ones and old ones expire within "
@@ -90,7 +125,7 @@ def _accepted_hosts(ctx: Any) -> tuple[str, ...]:
 def verify_sas(ctx: Any, token: str) -> Principal:
     """The policy behind a SAS token, unless local authentication is disabled on the hub."""
     state = _services(ctx)
-    if sas.local_auth_disabled(ctx.db):
+    if _decided(ctx, "local_auth_disabled", lambda: sas.local_auth_disabled(ctx.db)):
         raise _unauthorized(
             "Local authentication (shared access policies) is disabled on this hub (disableLocalAuth). "
             "Authenticate with Microsoft Entra ID instead."
@@ -128,7 +163,8 @@ def authorize_permission(ctx: Any, principal: Principal, permission: Permission,
             )
         return
     for action in permission.data_actions:
-        if not rbac.is_allowed(ctx.db, principal.name, action):
+        if not _decided(ctx, (principal.name, action),
+                        lambda action=action: rbac.is_allowed(ctx.db, principal.name, action)):
             raise HubError(
                 401, "IotHubUnauthorized",
                 f"Principal {principal.name} is not authorized for {method} on {path} due to no assigned permissions",

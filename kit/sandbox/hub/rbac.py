@@ -19,6 +19,7 @@ sign in any more.
 from __future__ import annotations
 
 import fnmatch
+import math
 import time
 import uuid
 import weakref
@@ -325,6 +326,14 @@ def _effective(db: Database, principal_id: str, target: str) -> list[Role]:
 def is_allowed(db: Database, principal_id: str, data_action: str) -> bool:
     """Whether an applied role of the principal at the hub's scope (or above) grants ``data_action``."""
     return any(role.allows(data_action) for role in _effective(db, principal_id, hub_scope(db)))
+
+
+def next_effective_at(db: Database, now: float) -> float:
+    """When the next assignment made before ``now`` comes into effect (``inf`` when none is pending): until then
+    every decision drawn from the assignments stays the same, unless they are written."""
+    open_rbac(db)
+    pending = db.scalar("SELECT MIN(effective_at) FROM rbac_assignments WHERE effective_at > ?", (now,))
+    return math.inf if pending is None else float(pending)
 
 
 def allows_action(db: Database, principal_id: str, action: str, scope: str) -> bool:

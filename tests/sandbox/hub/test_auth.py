@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -187,3 +188,23 @@ def test_api_version_checked(hub):
     for version in (None, "2018-06-30"):
         response = hub.call("GET", "/statistics/devices", api_version=version)
         assert response.status_code == 400 and error_code(response) == "InvalidProtocolVersion"
+
+
+def test_a_role_removed_or_assigned_by_the_admin_command_applies_at_the_next_request(sandbox, hub):
+    """The hub remembers its role decisions between requests; a change written by another process (the admin
+    command line) must still apply at once, in both directions."""
+    def admin(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "kit.sandbox", *args, "--state-dir", sandbox.state_dir],
+                              check=True, capture_output=True, text=True).stdout
+
+    app = json.loads(admin("app", "create", "--name", f"revoked-{uuid.uuid4().hex[:6]}", "--role",
+                           "IoT Hub Data Reader"))
+    token = credential_for(sandbox, app["client_id"], app["client_secret"]).get_token(
+        "https://iothubs.azure.net/.default").token
+    for _ in range(3):  # decided once, then remembered
+        assert hub.call("GET", "/twins/light-b-1", authorization=f"Bearer {token}").status_code == 200
+    admin("role", "remove", "--principal", app["client_id"], "--role", "IoT Hub Data Reader")
+    refused = hub.call("GET", "/twins/light-b-1", authorization=f"Bearer {token}")
+    assert refused.status_code == 401 and error_code(refused) == "IotHubUnauthorized"
+    admin("role", "assign", "--principal", app["client_id"], "--role", "IoT Hub Data Reader")  # waits till it applies
+    assert hub.call("GET", "/twins/light-b-1", authorization=f"Bearer {token}").status_code == 200
