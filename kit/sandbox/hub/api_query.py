@@ -18,6 +18,7 @@ UNCONFIRMED: the real token format (base64 JSON here) and the item type of proje
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,7 +29,7 @@ from starlette.routing import BaseRoute
 
 from kit.sandbox.hub.errors import HubError, argument_invalid
 from kit.sandbox.hub.http import hub_route, json_body, raw_json_response
-from kit.sandbox.hub.query import QueryError, parse
+from kit.sandbox.hub.query import Query, QueryError, parse
 from kit.sandbox.hub.query_lag import lagged
 from kit.sandbox.hub.registry import Registry
 
@@ -78,18 +79,25 @@ def page_size(value: str | None) -> int:
     return min(size, MAX_PAGE)
 
 
-def _rows(ctx: Any, registry: Registry, query: Any, after: int,
-          batch: int = 256) -> Iterator[tuple[int, str | None, dict]]:
-    """(rowid, stored text or None, document) of the query's source after ``after``."""
+@functools.lru_cache(maxsize=256)
+def parsed(text: str) -> Query:
+    """A query parsed and compiled once: each page of a paged query (and a query run again) reuses it."""
+    return parse(text)
+
+
+def _rows(ctx: Any, registry: Registry, query: Any, after: int, batch: int = 256,
+          documents: bool = True) -> Iterator[tuple[int, str | None, dict | None]]:
+    """(rowid, stored text or None, document) of the query's source after ``after``; with ``documents`` False the
+    stored rows are not parsed (None), for a query that neither filters nor projects them."""
     table = TABLES.get(query.source)
     if table is not None:
-        fragment = query.sql_prefilter("twin")
+        fragment = query.sql_prefilter(registry.query_columns(table))
         where, params = fragment if fragment else (None, ())
         rows = registry.twin_rows(table, after, where, tuple(params), batch)
         if registry.history is not None:  # twins written within the query lag are seen as they were before
             rows = lagged(rows, registry.history.visible(table), after)
         for rowid, text in rows:
-            yield rowid, text, json.loads(text)
+            yield rowid, text, json.loads(text) if documents else None
         return
     provider = ctx.services.get("query_collections", {}).get(query.source)
     if provider is None:
@@ -98,16 +106,30 @@ def _rows(ctx: Any, registry: Registry, query: Any, after: int,
         yield rowid, None, doc
 
 
+def aggregate(ctx: Any, registry: Registry, query: Query) -> list[dict]:
+    """An aggregate's rows: COUNT()-only queries the SQL plan can express are counted by SQLite over the generated
+    columns (seen through the query lag like every query); everything else streams every document through the
+    engine."""
+    table = TABLES.get(query.source)
+    plan = query.count_plan(registry.query_columns(table)) if table is not None else None
+    if plan is None:
+        return query.aggregate(doc for _, _, doc in _rows(ctx, registry, query, 0))
+    # Rows written within the query lag are counted here as queries see them (their previous text, or not at all).
+    replaced = registry.history.visible(table) if registry.history is not None else {}
+    older = ((rowid, json.loads(text)) for rowid, text in sorted(replaced.items()) if text is not None)
+    return query.aggregate_counts(registry.count_groups(table, plan, excluded=replaced), older)
+
+
 def run_page(ctx: Any, registry: Registry, text: str, size: int, token: str | None) -> tuple[str, str, str | None]:
     """One page of a query: (JSON array text, item type, continuation token or None)."""
     try:
-        query = parse(text)
+        query = parsed(text)
     except QueryError:
         raise argument_invalid(INVALID_QUERY) from None
     state = decode_token(token)
     if query.is_aggregate:
         offset = state.get("o", 0)
-        rows = query.aggregate(doc for _, _, doc in _rows(ctx, registry, query, 0))
+        rows = aggregate(ctx, registry, query)
         page = rows[offset:offset + size]
         more = offset + size < len(rows)
         body = json.dumps(page, separators=(",", ":"))
@@ -119,7 +141,8 @@ def run_page(ctx: Any, registry: Registry, text: str, size: int, token: str | No
     more = False
     whole_docs = query.item_type in ("twin", "deviceJob")
     if limit > 0:
-        for rowid, stored, doc in _rows(ctx, registry, query, last, batch=limit + 1):
+        documents = query.has_condition or not whole_docs
+        for rowid, stored, doc in _rows(ctx, registry, query, last, batch=limit + 1, documents=documents):
             if not query.matches(doc):
                 continue
             if len(items) == limit:

@@ -123,6 +123,45 @@ class Grouping:
             groups[()] = ([], [ACCUMULATORS[name]() for name, _ in specs])
         return [self._row(values, accumulators) for values, accumulators in groups.values()]
 
+    def rows_from_counts(self, counted: Any, docs: Any, accept: Callable[[dict], bool]) -> list[dict]:
+        """The rows of a COUNT()-only query from counts made elsewhere (SQL): ``counted`` yields (first position,
+        group values, count) per group, ``docs`` (position, document) for rows counted here. Groups whose values
+        are the same to the engine (1 and 1.0, objects in another key order) merge, and rows come in the order of
+        each group's first document, as :meth:`rows` gives them."""
+        groups: dict[Any, list[Any]] = {}  # key -> [first position, values, count]
+
+        def add(position: int, values: list[Any], count: int) -> None:
+            key = tuple(map(group_key, values))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [position, values, count]
+                return
+            if position < group[0]:
+                group[0], group[1] = position, values
+            group[2] += count
+
+        for position, values, count in counted:
+            add(position, list(values), count)
+        for position, doc in docs:
+            if accept(doc):
+                add(position, [get(doc) for get in self.group_getters], 1)
+        if not groups and not self.group_getters:
+            groups[()] = [0, [], 0]
+        rows = []
+        for _, values, count in sorted(groups.values(), key=lambda group: group[0]):
+            accumulators = []
+            for name, _ in self.aggregates:
+                accumulator = ACCUMULATORS[name]()
+                accumulator.rows = count
+                accumulators.append(accumulator)
+            rows.append(self._row(values, accumulators))
+        return rows
+
+    @property
+    def counts_only(self) -> bool:
+        """Whether every aggregate is COUNT(), so counts made elsewhere are the whole result."""
+        return all(name == "COUNT" for name, _ in self.aggregates)
+
     def _row(self, values: list[Any], accumulators: list[Any]) -> dict:
         row = {}
         results = iter(accumulators)

@@ -12,7 +12,7 @@ from .errors import QueryError, invalid_at
 from .functions import AGGREGATE_NAMES
 from .nodes import Call, Node, Path, Projection, Select
 from .properties import DEVICES, JOBS, collection_of, document_keys
-from .sql import Fragment, prefilter
+from .sql import Columns, CountPlan, Fragment, count_plan, prefilter
 from .syntax import parse_condition_node, parse_select
 from .values import UNDEFINED
 
@@ -59,11 +59,16 @@ class _Filter:
         self._compiler = Compiler(self._keys_for)
         self._predicate = None if where is None else self._compiler.compile(where)
 
+    @property
+    def has_condition(self) -> bool:
+        """Whether there is a WHERE clause (without one, ``matches`` never looks at the document)."""
+        return self._predicate is not None
+
     def matches(self, doc: dict) -> bool:
         """True when the condition is boolean true for ``doc`` (always, without a condition)."""
         return self._predicate is None or self._predicate(doc) is True
 
-    def sql_prefilter(self, json_column: str) -> Fragment | None:
+    def sql_prefilter(self, json_column: str | Columns) -> Fragment | None:
         """``(sql, params)`` picking a superset of the matching rows via ``json_column``, or None."""
         return prefilter(self._where, self._keys_for, json_column)
 
@@ -96,6 +101,7 @@ class Query(_Filter):
             self.item_type = "raw"
         self._columns = self._plain_columns() if select.projections and not self.is_aggregate else []
         self._grouping = self._build_grouping(select) if self.is_aggregate else None
+        self._group_by = select.group_by
 
     def project(self, doc: dict) -> dict:
         """The result row for one matching document: the document itself for ``SELECT *``."""
@@ -117,6 +123,20 @@ class Query(_Filter):
         if self._grouping is None:
             raise TypeError("not an aggregate query; call matches(doc) and project(doc) per document")
         rows = self._grouping.rows(docs, self.matches)
+        return rows if self.top is None else rows[: self.top]
+
+    def count_plan(self, columns: Columns) -> CountPlan | None:
+        """An exact SQL plan for a COUNT()-only aggregate over ``columns`` (see ``sql.count_plan``), else None."""
+        if self._grouping is None or not self._grouping.counts_only:
+            return None
+        return count_plan(self._where, list(self._group_by or ()), self._keys_for, columns)
+
+    def aggregate_counts(self, counted: Iterable[tuple[int, list[Any], int]],
+                         docs: Iterable[tuple[int, dict]] = ()) -> list[dict]:
+        """The rows of a COUNT()-only aggregate from counts per group made by its ``count_plan`` (first position,
+        group values, count), plus ``docs`` (position, document) still to be counted and filtered here."""
+        assert self._grouping is not None and self._grouping.counts_only
+        rows = self._grouping.rows_from_counts(counted, docs, self.matches)
         return rows if self.top is None else rows[: self.top]
 
     def _column_names(self) -> list[str]:
