@@ -69,3 +69,21 @@ def test_no_warning_at_interpreter_exit(sandbox):
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "Exception ignored" not in result.stderr, result.stderr
+
+
+def _connections_opened(client) -> int:
+    """New TCP/TLS connections the client's kept HTTP session has opened (urllib3 counts them per pool)."""
+    session = client.protocol.config.pipeline._sender.driver.session
+    pools = session.get_adapter("https://").poolmanager.pools
+    keys = pools.keys()  # the container refuses plain iteration
+    return sum(pools[key].num_connections for key in keys)
+
+
+def test_keep_alive_reuses_one_connection_until_closed(sandbox, credential):
+    registry = clients.keep_alive(clients.registry_manager(sandbox.hub_host, credential))
+    assert clients.keep_alive(registry) is registry  # twice is harmless
+    for _ in range(5):
+        assert registry.get_twin("thermostat-a-1").device_id == "thermostat-a-1"
+    assert _connections_opened(registry) == 1
+    clients.close(registry)
+    assert registry.protocol.config.keep_alive is False
