@@ -123,6 +123,11 @@ CATALOGUE: dict[str, list[Entry]] = {
         Entry("AADSTS7000112", "Application is disabled",
               "An administrator disabled the app (or its service principal).",
               "Re-enable it, or use another app registration."),
+        Entry("AADSTS50000", "Entra ID failed inside (500 server_error)",
+              "An error of the sign-in service itself, not of your request (on the sandbox: an internal error, "
+              "written with its traceback to the sandbox's log).",
+              "Retry with backoff; azure-identity retries it for you. If it persists, check the Azure status page "
+              "(on the sandbox: sandbox.log in its state folder)."),
         Entry("AADSTS50027", "Client assertion is not a valid JWT",
               "The signed assertion is malformed: no certificate thumbprint (x5t) in its header, a missing claim, "
               "or not a JWT at all. The message says which.",

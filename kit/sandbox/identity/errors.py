@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from starlette.responses import JSONResponse
 
-# The OAuth error value decides the status: invalid_client is 401, the others are 400 (RFC 6749 section 5.2).
-STATUS_BY_ERROR = {"invalid_client": 401}
+# The OAuth error value decides the status: invalid_client is 401, the others are 400 (RFC 6749 section 5.2);
+# server_error is Entra's answer to a failure of its own, with HTTP 500.
+STATUS_BY_ERROR = {"invalid_client": 401, "server_error": 500}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class EntraError(Exception):
 
 NO_STORE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 
+SERVER_ERROR = Aadsts(
+    50000, "server_error", "There was an error issuing a token or an issue with our sign-in service.")
 TENANT_NOT_FOUND = Aadsts(
     90002, "invalid_tenant",
     "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the "

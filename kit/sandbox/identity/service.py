@@ -108,14 +108,19 @@ def service_of(request: Request) -> IdentityService:
 def entra_endpoint(
     handler: Callable[[Request, IdentityService], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap an endpoint so an ``EntraError`` becomes Entra's error response, logged without any secret."""
+    """Wrap an endpoint so an ``EntraError`` becomes Entra's error response, logged without any secret, and any
+    other exception Entra's 500 ``server_error`` (AADSTS50000) with the traceback in the sandbox's log."""
 
     async def endpoint(request: Request) -> Response:
+        correlation_id = request.headers.get("client-request-id")
         try:
             return await handler(request, service_of(request))
         except errors.EntraError as error:
             log.info("%s %s -> AADSTS%s (%s)", request.method, request.url.path, error.kind.code, error.kind.error)
-            return error.response(request.headers.get("client-request-id"))
+            return error.response(correlation_id)
+        except Exception:
+            log.exception("identity request failed: %s %s", request.method, request.url.path)
+            return errors.SERVER_ERROR().response(correlation_id)
 
     return endpoint
 
