@@ -75,12 +75,11 @@ def _insert(registry: Registry, specs: list[dict[str, Any]]) -> int:
                 module = module_identity(spec["id"], module_id, {}, None, twins.identity_etag(next(etags)))
                 module_rows.append((spec["id"], module_id, dumps(module),
                                     dumps(new_twin(module, module_id, seen, reported=reported))))
-        before = conn.total_changes
-        conn.executemany(
+        inserted = conn.executemany(
             "INSERT OR IGNORE INTO hub_devices (device_id, enabled, identity, twin, behaviour) VALUES (?, 1, ?, ?, ?)",
             rows,
         )
-        added = conn.total_changes - before
+        added = inserted.rowcount  # the devices inserted (rows the triggers write are not counted)
         conn.executemany("INSERT OR IGNORE INTO hub_modules (device_id, module_id, identity, twin) VALUES (?, ?, ?, ?)",
                          module_rows)
         return added
@@ -146,6 +145,5 @@ def grow(registry: Registry, target: int, batch: int = 10_000) -> int:
 def remove_generated(registry: Registry) -> int:
     """Delete every device ``grow`` generated (ids ``sim-...``), in one transaction; returns how many were removed."""
     with registry.db.transaction() as conn:
-        before = conn.total_changes
-        conn.execute("DELETE FROM hub_devices WHERE device_id LIKE ?", (GENERATED_PREFIX + "%",))
-        return conn.total_changes - before
+        deleted = conn.execute("DELETE FROM hub_devices WHERE device_id LIKE ?", (GENERATED_PREFIX + "%",))
+        return deleted.rowcount  # the devices (not the modules and tag leaves deleted with them)

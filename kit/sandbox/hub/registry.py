@@ -36,7 +36,7 @@ from kit.sandbox.hub.errors import (
     not_found_module,
     precondition_failed,
 )
-from kit.sandbox.hub.query.sql import Columns, CountPlan, json_value
+from kit.sandbox.hub.query.sql import Columns, CountPlan, bind, json_value
 from kit.sandbox.hub.sas import new_key
 
 if TYPE_CHECKING:
@@ -65,18 +65,26 @@ CREATE TABLE IF NOT EXISTS hub_modules (
 );
 """
 
-# Generated columns of hub_devices for the query engine: (column, JSON path in the twin). VIRTUAL, so adding them to
-# an existing database rewrites nothing; their indexes hold the values.
-GENERATED = (("q_tags", "$.tags"), ("q_status", "$.status"), ("q_connection_state", "$.connectionState"),
-             ("q_model_id", "$.modelId"))
-QUERY_COLUMNS = {
-    "hub_devices": Columns("twin", objects={"tags": "q_tags"},
-                           strings={"status": "q_status", "connectionState": "q_connection_state",
-                                    "modelId": "q_model_id"},
-                           indexes={column: f"hub_devices_{column}" for column, _ in GENERATED}),
-    "hub_modules": Columns("twin"),
-}
-DEVICE_COLUMNS = "rowid, device_id, enabled, connected, behaviour, identity, twin"  # not the generated ones
+# Every leaf of every device's tags (path as json_tree's fullkey), kept by triggers on hub_devices whoever writes it,
+# so tags.role = 'gateway' is an index lookup even when one device in a thousand matches.
+TAG_LEAVES = "hub_device_tags"
+_TAG_ROWS = "SELECT {row}, fullkey, type, atom FROM json_tree({twin}, '$.tags') WHERE type NOT IN ('object', 'array')"
+TAG_LEAVES_STATEMENTS = (  # run one by one inside a transaction (executescript would commit first)
+    f"CREATE TABLE IF NOT EXISTS {TAG_LEAVES} (row_id INTEGER NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL, value)",
+    f"CREATE INDEX IF NOT EXISTS {TAG_LEAVES}_value ON {TAG_LEAVES} (path, value, type, row_id)",  # covering
+    f"CREATE INDEX IF NOT EXISTS {TAG_LEAVES}_row ON {TAG_LEAVES} (row_id)",
+    f"CREATE TRIGGER IF NOT EXISTS {TAG_LEAVES}_insert AFTER INSERT ON hub_devices BEGIN "
+    f"INSERT INTO {TAG_LEAVES} {_TAG_ROWS.format(row='NEW.rowid', twin='NEW.twin')}; END",
+    f"CREATE TRIGGER IF NOT EXISTS {TAG_LEAVES}_update AFTER UPDATE OF twin ON hub_devices "
+    f"WHEN OLD.q_tags IS NOT NEW.q_tags BEGIN DELETE FROM {TAG_LEAVES} WHERE row_id = OLD.rowid; "
+    f"INSERT INTO {TAG_LEAVES} {_TAG_ROWS.format(row='NEW.rowid', twin='NEW.twin')}; END",
+    f"CREATE TRIGGER IF NOT EXISTS {TAG_LEAVES}_delete AFTER DELETE ON hub_devices BEGIN "
+    f"DELETE FROM {TAG_LEAVES} WHERE row_id = OLD.rowid; END",
+    f"INSERT INTO {TAG_LEAVES} {_TAG_ROWS.format(row='hub_devices.rowid', twin='hub_devices.twin')}"
+    .replace("FROM json_tree", "FROM hub_devices, json_tree"),  # the devices stored before the table
+)
+
+
 
 ETAG_COUNTER = "identity_etag_counter"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}$")
@@ -244,19 +252,39 @@ def module_identity(device_id: str, module_id: str, body: dict[str, Any], previo
     }
 
 
+# Generated columns of hub_devices for the query engine: (column, JSON path in the twin). VIRTUAL, so adding them to
+# an existing database rewrites nothing; their indexes hold the values.
+GENERATED = (("q_tags", "$.tags"), ("q_status", "$.status"), ("q_connection_state", "$.connectionState"),
+             ("q_model_id", "$.modelId"))
+QUERY_COLUMNS = {
+    "hub_devices": Columns("twin", objects={"tags": "q_tags"},
+                           strings={"status": "q_status", "connectionState": "q_connection_state",
+                                    "modelId": "q_model_id"},
+                           indexes={column: f"hub_devices_{column}" for column, _ in GENERATED},
+                           leaves={"tags": TAG_LEAVES}),
+    "hub_modules": Columns("twin"),
+}
+DEVICE_COLUMNS = "rowid, device_id, enabled, connected, behaviour, identity, twin"  # not the generated ones
 def _add_generated_columns(db: Database) -> None:
-    """The query columns of ``GENERATED`` and their indexes, added once to a database made before them."""
+    """The query columns of ``GENERATED`` with their indexes, and the tag leaves with their triggers, added once to
+    a database made before them (filled from the stored twins)."""
     def missing() -> list[tuple[str, str]]:
         present = {row[1] for row in db.all("PRAGMA table_xinfo(hub_devices)")}
         return [(column, path) for column, path in GENERATED if column not in present]
 
-    if not missing():
+    def leaves_missing() -> bool:
+        return db.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TAG_LEAVES,)) is None
+
+    if not missing() and not leaves_missing():
         return
     with db.transaction() as conn:
         for column, path in missing():  # again inside the lock: another process may have added them meanwhile
             conn.execute(f"ALTER TABLE hub_devices ADD COLUMN {column} GENERATED ALWAYS AS "
                          f"(json_extract(twin, '{path}')) VIRTUAL")
             conn.execute(f"CREATE INDEX IF NOT EXISTS hub_devices_{column} ON hub_devices ({column})")
+        if leaves_missing():
+            for statement in TAG_LEAVES_STATEMENTS:
+                conn.execute(statement)
 
 
 class Registry:
@@ -500,7 +528,7 @@ class Registry:
         sql = f"SELECT rowid, twin FROM {table} WHERE rowid > ?{condition} ORDER BY rowid LIMIT ?"
         cursor_rowid = after_rowid
         while True:
-            rows = self.db.all(sql, (cursor_rowid, *params, batch))
+            rows = self.db.all(sql, (cursor_rowid, *bind(params, cursor_rowid), batch))
             for row in rows:
                 yield row[0], row[1]
             if len(rows) < batch:
@@ -529,7 +557,7 @@ class Registry:
                + (f" WHERE {' AND '.join(conditions)}" if conditions else ""))
         if select:
             sql += f" GROUP BY {', '.join(str(n + 1) for n in range(len(select)))} ORDER BY MIN(rowid)"
-        for row in self.db.all(sql, params):
+        for row in self.db.all(sql, bind(params, -(2**63))):
             count, first = row[len(select)], row[len(select) + 1]
             if count:
                 values = [json_value(row[2 * n], row[2 * n + 1]) for n in range(len(plan.groups))]

@@ -14,7 +14,8 @@ boolean stored as 1 never matches 1). Anything else is left to the engine (None)
 ``Columns`` names where a path's value can be read more cheaply than by parsing the whole document: a column that
 holds one object of it (``tags``) or one root string the hub itself writes (``status``); each holds exactly what
 ``json_extract`` of the document would give, so using it changes no result, only the speed (and lets SQLite use
-their indexes).
+their indexes). A table of leaves (``Columns.leaves``) answers a typed comparison on a path of plain names
+(``tags.role = 'gateway'``) with an index lookup, the same rows ``json_type``/``json_extract`` would select.
 """
 
 from __future__ import annotations
@@ -34,20 +35,40 @@ _SQL_OPERATORS = {"=": "=", "!=": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">
 Fragment = tuple[str, list[Any]]
 
 
+class _AfterRowid:
+    """A parameter the caller fills in with the rowid it resumes after (a leaf lookup starts its index scan there,
+    instead of walking past every earlier match on each page)."""
+
+    def __repr__(self) -> str:
+        return "AFTER_ROWID"
+
+
+AFTER_ROWID = _AfterRowid()
+
+
+def bind(params: list[Any] | tuple[Any, ...], after: int) -> list[Any]:
+    """``params`` with ``AFTER_ROWID`` replaced by ``after``."""
+    return [after if value is AFTER_ROWID else value for value in params]
+
+
 @dataclass(frozen=True)
 class Columns:
     """Where SQL reads a document's values: ``document`` holds the whole JSON; ``objects`` maps a root key to a
     column holding that object's JSON (``{"tags": "q_tags"}``); ``strings`` a root key to a column holding the
     string the hub always writes there (``{"status": "q_status"}``); ``indexes`` a column to its index, so a plan
-    that reads only that column can scan the (smaller) index instead of the table."""
+    that reads only that column can scan the (smaller) index instead of the table; ``leaves`` a root key to a table
+    of that object's leaf values (``row_id``, ``path`` as ``json_tree``'s fullkey, ``type``, ``value``), indexed by path
+    and value, so a comparison on one of them looks its rows up instead of reading every document."""
 
     document: str
     objects: dict[str, str] = field(default_factory=dict)
     strings: dict[str, str] = field(default_factory=dict)
     indexes: dict[str, str] = field(default_factory=dict)
+    leaves: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        names = [self.document, *self.objects.values(), *self.strings.values(), *self.indexes.values()]
+        names = [self.document, *self.objects.values(), *self.strings.values(), *self.indexes.values(),
+                 *self.leaves.values()]
         for name in names:
             if not _COLUMN.fullmatch(name):
                 raise ValueError(f"json_column must be a plain column name such as 'twin_json', not {name!r}")
@@ -124,6 +145,7 @@ def _sql_constant(node: Node) -> Any:
 
 
 _JSON_KINDS = {"string": "('text')", "number": "('integer', 'real')"}
+_PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9]*")  # a key json_tree writes unquoted in fullkey, in every version
 
 
 class _Translator:
@@ -180,6 +202,9 @@ class _Translator:
         if isinstance(left, Const):
             op, left, right = MIRRORED[op], right, left
         constant = _sql_constant(right)
+        leaf = None if constant is None else self._leaf(left, op, [constant])
+        if leaf is not None:
+            return leaf
         read = self.typed(left)
         if constant is None or read is None:
             return None
@@ -208,11 +233,29 @@ class _Translator:
             return None
         return self._source(self.keys_for(node), function)
 
+    def _leaf(self, node: Node, op: str, constants: list[Any]) -> Fragment | None:
+        """The rows whose leaf at ``node`` is of the constants' JSON kind and compares true (``IN`` for several),
+        from a table of leaves; None when there is none for the path or the constants mix kinds."""
+        if not isinstance(node, Path) or not constants:
+            return None
+        keys = self.keys_for(node)
+        table = self.columns.leaves.get(keys[0])
+        kinds = {kind_of(value) for value in constants}
+        if table is None or len(keys) < 2 or not all(_PLAIN_KEY.fullmatch(key) for key in keys) or len(kinds) != 1:
+            return None
+        self.used.add(table)
+        test = f"value {_SQL_OPERATORS[op]} ?" if op != "IN" else f"value IN ({', '.join('?' * len(constants))})"
+        return (f"rowid IN (SELECT row_id FROM {table} WHERE path = ? AND type IN {_JSON_KINDS[kinds.pop()]} "
+                f"AND {test} AND row_id > ?)", ["$." + ".".join(keys), *constants, AFTER_ROWID])
+
     def _comparison(self, node: Binary) -> Fragment | None:
         op, left, right = node.op, node.left, node.right
         if isinstance(left, Const):
             op, left, right = MIRRORED[op], right, left
         constant = _sql_constant(right)
+        leaf = None if constant is None else self._leaf(left, op, [constant])
+        if leaf is not None:
+            return leaf
         extract = self._extract(left)
         if constant is None or extract is None:
             return None
@@ -227,6 +270,9 @@ class _Translator:
             return None
         if not constants:
             return "0", []
+        leaf = self._leaf(node.operand, "IN", constants)
+        if leaf is not None:
+            return leaf
         marks = ", ".join("?" for _ in constants)
         return f"{extract[0]} IN ({marks})", [*extract[1], *constants]
 

@@ -3,14 +3,15 @@ registry.py ``count_groups``) must give exactly the rows the engine gives when i
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
 
 from kit.sandbox.db import Database
-from kit.sandbox.hub.api_query import aggregate
+from kit.sandbox.hub.api_query import aggregate, run_page
 from kit.sandbox.hub.query import parse
-from kit.sandbox.hub.registry import GENERATED, Registry
+from kit.sandbox.hub.registry import GENERATED, TAG_LEAVES, Registry
 
 TAGS = [
     {"building": "b1", "floor": 1, "kind": "t"},
@@ -41,6 +42,8 @@ QUERIES = [
     "SELECT modelId, tags.building, COUNT() AS n FROM devices WHERE tags.floor < 3 GROUP BY modelId, tags.building",
     "SELECT TOP 2 tags.building, COUNT() AS n FROM devices GROUP BY tags.building",
     "SELECT deviceId, COUNT() AS n FROM devices WHERE properties.desired.level > 1 GROUP BY deviceId",
+    "SELECT COUNT() AS n FROM devices WHERE tags.place.x = 1",
+    "SELECT tags.kind, COUNT() AS n FROM devices WHERE tags.floor < 2.5 AND tags.building > 'a' GROUP BY tags.kind",
 ]
 ENGINE_ONLY = [  # shapes the SQL plan leaves to the engine
     "SELECT COUNT() AS n FROM devices WHERE tags.building = 'b1' OR tags.floor = 2",
@@ -81,6 +84,44 @@ def test_other_shapes_stay_with_the_engine(registry, text):
     assert aggregate({}, registry, query) == engine_rows(registry, text)
 
 
+FILTERS = ["tags.building = 'b1'", "tags.floor = 1", "tags.floor >= 1 AND tags.kind = 't'", "tags.place.y = 2",
+           "tags.building IN ['b1', 'B1']", "tags.floor IN [1, 2]", "tags.building = 'b1' OR status = 'disabled'"]
+
+
+def page_ids(registry: Registry, condition: str) -> list[str]:
+    body, _, _ = run_page({}, registry, f"SELECT deviceId FROM devices WHERE {condition}", 100, None)
+    return [row["deviceId"] for row in json.loads(body)]
+
+
+def engine_ids(registry: Registry, condition: str) -> list[str]:
+    query = parse(f"SELECT * FROM devices WHERE {condition}")
+    twins = (registry.get_twin(row["device_id"]) for row in
+             registry.db.all("SELECT device_id FROM hub_devices ORDER BY rowid"))
+    return [twin["deviceId"] for twin in twins if query.matches(twin)]
+
+
+@pytest.mark.parametrize("condition", FILTERS)
+def test_tag_filters_looked_up_in_the_leaves_select_what_the_engine_selects(registry, condition):
+    if "OR" not in condition:
+        sql, _ = parse(f"SELECT * FROM devices WHERE {condition}").sql_prefilter(registry.query_columns("hub_devices"))
+        assert TAG_LEAVES in sql
+    assert page_ids(registry, condition) == engine_ids(registry, condition)
+
+
+def test_the_leaves_follow_tag_changes_and_deletes(tmp_path):
+    registry = Registry(Database.in_state_dir(tmp_path))
+    for number in range(3):
+        registry.put_device(f"d{number}", {}, None)
+        registry.update_twin(f"d{number}", {"tags": {"role": "gateway"}}, None)
+    registry.update_twin("d1", {"tags": {"role": "sensor"}}, None)
+    registry.update_reported("d2", {"temperature": 20})  # not a tag change: the leaves stay
+    registry.delete_device("d0", None)
+    assert page_ids(registry, "tags.role = 'gateway'") == ["d2"]
+    assert page_ids(registry, "tags.role = 'sensor'") == ["d1"]
+    assert registry.db.scalar(f"SELECT COUNT(*) FROM {TAG_LEAVES}") == 2
+    registry.db.close()
+
+
 def test_counts_group_rows_counted_by_the_caller_into_the_same_groups(registry):
     query = parse("SELECT tags.building, COUNT() AS n FROM devices GROUP BY tags.building")
     plan = query.count_plan(registry.query_columns("hub_devices"))
@@ -111,4 +152,5 @@ def test_an_older_database_gets_the_generated_columns(tmp_path):
     columns = {row[1] for row in db.all("PRAGMA table_xinfo(hub_devices)")}
     assert {column for column, _ in GENERATED} <= columns
     assert db.scalar("SELECT json_extract(q_tags, '$.a') FROM hub_devices") == 1
+    assert [tuple(row) for row in db.all(f"SELECT path, type, value FROM {TAG_LEAVES}")] == [("$.tags.a", "integer", 1)]
     db.close()
