@@ -16,9 +16,10 @@ from pathlib import Path
 
 import uvicorn
 
+from kit.sandbox.connection import LOOPBACK
 from kit.sandbox.hub.errors import JSON_TYPE
 from kit.sandbox.hub.http import HUB_SERVER
-from kit.sandbox.server import LOOPBACK, bind_socket
+from kit.sandbox.server import bind_socket
 
 
 def floor_app(body: bytes) -> Callable[..., Awaitable[None]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kit.sandbox.hub.permissions import OPERATIONS
-from kit.sandbox.hub.rbac import BUILT_IN_ROLES, Role
+from kit.sandbox.rbac import BUILT_IN_ROLES, Role
 
 
 @dataclass(frozen=True)

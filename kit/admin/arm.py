@@ -19,7 +19,7 @@ from azure.mgmt.authorization.models import RoleAssignment, RoleAssignmentCreate
 from azure.mgmt.iothub import IotHubClient
 
 from kit.cloud import Cloud
-from kit.sandbox.hub import rbac
+from kit.sandbox import rbac
 from kit.settings import GUID
 
 # Built-in roles: their ids are the same in every tenant (built-in-roles docs); one table for the kit and the sandbox.

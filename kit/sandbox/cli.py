@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kit.sandbox import process
-from kit.sandbox.connection import Connection, load_connection
+from kit.sandbox.connection import LOOPBACK, Connection, load_connection
 from kit.sandbox.paths import resolve_state_dir
-from kit.sandbox.server import LOOPBACK, configure_logging, serve
+from kit.sandbox.server import configure_logging, serve
 
 Handler = Callable[[argparse.Namespace], int]
 

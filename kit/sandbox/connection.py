@@ -11,6 +11,9 @@ from typing import Any
 from kit.sandbox.paths import CONNECTION_FILE, resolve_state_dir, write_private
 
 AMQP_REQUIRED_ENV = "KIT_REQUIRE_AMQP"
+LOOPBACK = "127.0.0.1"
+PUBLIC_HOSTNAME = "localhost"  # what clients call the sandbox, so the certificate's name matches
+HEALTH_PATH = "/.sandbox/health"
 
 
 @dataclass(frozen=True)

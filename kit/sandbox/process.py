@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kit.sandbox.connection import Connection, connection_path, load_connection
+from kit.sandbox.connection import HEALTH_PATH, LOOPBACK, Connection, connection_path, load_connection
 from kit.sandbox.paths import LOG_FILE, PID_FILE, TLS_DIR, private_dir, resolve_state_dir
-from kit.sandbox.server import HEALTH_PATH, LOOPBACK
 
 START_TIMEOUT_S = 30.0
 START_LOCK_FILE = "start.lock"

@@ -25,16 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from kit.sandbox.connection import Connection, write_connection
+from kit.sandbox.connection import HEALTH_PATH, LOOPBACK, PUBLIC_HOSTNAME, Connection, write_connection
 from kit.sandbox.db import Database
 from kit.sandbox.paths import LOG_FILE, PID_FILE, private_dir
 from kit.sandbox.tls import TlsFiles, ensure_tls
 
 log = logging.getLogger("kit.sandbox")
 
-LOOPBACK = "127.0.0.1"
-PUBLIC_HOSTNAME = "localhost"
-HEALTH_PATH = "/.sandbox/health"
 
 
 @dataclass
@@ -70,7 +67,10 @@ class Side(Protocol):
 
 def sides() -> list[Side]:
     """The side modules, imported here so that importing ``server`` (``process`` and ``cli`` do) loads neither."""
-    from kit.sandbox import arm, graph, hub, identity
+    from kit.sandbox.arm import side as arm
+    from kit.sandbox.graph import side as graph
+    from kit.sandbox.hub import side as hub
+    from kit.sandbox.identity import side as identity
 
     return [identity, hub, graph, arm]
 

@@ -29,9 +29,10 @@ from azure.identity import ClientSecretCredential
 from cryptography.hazmat.primitives import serialization
 from proton.utils import LinkDetached
 
+from kit.sandbox import rbac
 from kit.sandbox.connection import Connection, amqp_required
 from kit.sandbox.db import Database
-from kit.sandbox.hub import amqp, rbac
+from kit.sandbox.hub import amqp
 from kit.sandbox.identity import directory
 from kit.sandbox.identity.issuance import entra_signing_key, mint_access_token, sign, sts_issuer
 from kit.sandbox.server import SandboxContext

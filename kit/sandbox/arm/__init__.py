@@ -1,28 +1,8 @@
 """The sandbox's Azure Resource Manager: role definitions and role assignments (``Microsoft.Authorization``) and the
-IoT hub resource (``Microsoft.Devices/IotHubs``), views over the hub side's RBAC store and settings.
+IoT hub resource (``Microsoft.Devices/IotHubs``), views over the shared RBAC store (``kit.sandbox.rbac``) and the
+hub's settings.
 
 Served at ``{sandbox}/arm`` (``arm_endpoint`` in ``connection.json``), the ``base_url`` the management SDKs take in
 place of ``https://management.azure.com``. A role assignment made here is the one the hub's data plane reads, once
-it has propagated.
+it has propagated. ``side`` wires it into the server.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-from starlette.routing import BaseRoute
-
-from kit.sandbox.arm import routes as arm_routes
-from kit.sandbox.hub.resource import hub_resource
-
-
-def setup(ctx: Any) -> dict[str, Any]:
-    """The ARM fields of ``connection.json``: endpoint, subscription, resource group, hub resource id."""
-    hub = hub_resource(ctx.db)
-    return {"arm_endpoint": f"{ctx.base_url}/arm", "subscription_id": hub.subscription_id,
-            "resource_group": hub.resource_group, "hub_resource_id": hub.resource_id}
-
-
-def routes(ctx: Any) -> list[BaseRoute]:
-    """ARM's routes, under ``/arm``."""
-    return list(arm_routes.routes(ctx))

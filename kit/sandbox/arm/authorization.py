@@ -1,6 +1,6 @@
 """ARM's ``Microsoft.Authorization`` subset (api-version 2022-04-01): role definitions and role assignments.
 
-A view over ``kit.sandbox.hub.rbac``, the one store the hub's data plane reads. ``PUT`` answers 201 for a new
+A view over ``kit.sandbox.rbac``, the one store the hub's data plane reads. ``PUT`` answers 201 for a new
 assignment (200 for the same one again), 409 ``RoleAssignmentExists`` for the same scope, role and principal under
 another name, 400 ``RoleAssignmentUpdateNotPermitted`` for a name reused with other values, 400
 ``PrincipalNotFound`` for an object id the directory does not hold, 403 ``AuthorizationFailed`` unless the caller
@@ -16,10 +16,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kit.sandbox import rbac
 from kit.sandbox.arm.http import ArmError, authorize, json_body, reply
-from kit.sandbox.hub import rbac
-from kit.sandbox.hub.resource import HubResource
 from kit.sandbox.identity.directory import GUID
+from kit.sandbox.resource import HubResource
 
 API_VERSIONS = ("2022-04-01",)
 ROLE_NAME_FILTER = re.compile(r"^\s*roleName\s+eq\s+'(?P<name>(?:[^']|'')*)'\s*$", re.IGNORECASE)

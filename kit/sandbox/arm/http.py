@@ -21,10 +21,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kit.sandbox import bearer
+from kit.sandbox import bearer, rbac
 from kit.sandbox.bearer import BearerError
 from kit.sandbox.boundary import INTERNAL_ERROR, Handler, answered
-from kit.sandbox.hub import rbac
 
 log = logging.getLogger("kit.sandbox.arm")
 

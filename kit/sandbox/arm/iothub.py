@@ -17,12 +17,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kit.sandbox import resource
 from kit.sandbox.arm.http import ArmError, authorize, json_body, reply
 from kit.sandbox.db import Database
-from kit.sandbox.hub import job_store, resource, sas, sku
+from kit.sandbox.hub import job_store, sas, sku
 from kit.sandbox.hub.http import parse_etag
 from kit.sandbox.hub.permissions import DEVICE_CONNECT, REGISTRY_READ, REGISTRY_WRITE, SERVICE_CONNECT
-from kit.sandbox.hub.resource import HubResource
+from kit.sandbox.resource import HubResource
 
 API_VERSIONS = ("2023-06-30", "2023-06-30-preview", "2019-07-01-preview", "2019-03-22")
 RIGHTS_ORDER = (REGISTRY_READ, REGISTRY_WRITE, SERVICE_CONNECT, DEVICE_CONNECT)

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from kit.sandbox.arm import authorization, iothub
 from kit.sandbox.arm.http import ArmError, arm_endpoint, caller, check_api_version
 from kit.sandbox.arm.scopes import canonical_scope, hub_not_found
-from kit.sandbox.hub.resource import hub_resource
+from kit.sandbox.resource import hub_resource
 
 BASE = "/arm"
 AUTHORIZATION = re.compile(

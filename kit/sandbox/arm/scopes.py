@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from kit.sandbox.arm.http import ArmError
-from kit.sandbox.hub.resource import PROVIDER, HubResource
+from kit.sandbox.resource import PROVIDER, HubResource
 
 SCOPE = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+)"

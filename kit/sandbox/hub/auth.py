@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kit.sandbox import bearer
+from kit.sandbox import bearer, rbac
 from kit.sandbox.bearer import BearerError
-from kit.sandbox.hub import rbac, sas
+from kit.sandbox.hub import sas
 from kit.sandbox.hub.errors import HubError
 from kit.sandbox.hub.permissions import Permission
 

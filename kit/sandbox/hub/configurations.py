@@ -29,7 +29,8 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kit.sandbox.hub import job_store, settings_store, twins
+from kit.sandbox import settings_store
+from kit.sandbox.hub import job_store, twins
 from kit.sandbox.hub.errors import HubError, argument_invalid, precondition_failed
 from kit.sandbox.hub.query import QueryError, parse, parse_condition
 from kit.sandbox.hub.registry import ID_PATTERN, Registry, dumps

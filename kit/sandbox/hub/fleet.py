@@ -24,7 +24,8 @@ import datetime as dt
 import random
 from typing import Any
 
-from kit.sandbox.hub import settings_store, twins
+from kit.sandbox import settings_store
+from kit.sandbox.hub import twins
 from kit.sandbox.hub.registry import Registry, device_identity, dumps, module_identity, new_twin
 from kit.sandbox.hub.simulator import Thermostat
 

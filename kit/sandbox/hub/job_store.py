@@ -14,8 +14,8 @@ import json
 from collections.abc import Coroutine
 from typing import Any
 
+from kit.sandbox import settings_store
 from kit.sandbox.db import Database
-from kit.sandbox.hub import settings_store
 from kit.sandbox.hub.errors import HubError, argument_invalid
 from kit.sandbox.hub.registry import dumps
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.sandbox.hub.rbac import PREFIX
+from kit.sandbox.rbac import PREFIX
 
 REGISTRY_READ = "RegistryRead"
 REGISTRY_WRITE = "RegistryWrite"

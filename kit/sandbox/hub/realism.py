@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kit.sandbox import rbac, settings_store
 from kit.sandbox.db import Database
-from kit.sandbox.hub import rbac, settings_store
 
 KEY_PREFIX = "realism."
 

@@ -27,8 +27,9 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from kit.sandbox import settings_store
 from kit.sandbox.db import Database
-from kit.sandbox.hub import settings_store, twins
+from kit.sandbox.hub import twins
 from kit.sandbox.hub.errors import (
     HubError,
     argument_invalid,

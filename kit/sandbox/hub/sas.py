@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from kit.sandbox import settings_store
 from kit.sandbox.db import Database
-from kit.sandbox.hub import settings_store
 from kit.sandbox.hub.errors import HubError
 from kit.sandbox.hub.permissions import DEVICE_CONNECT, REGISTRY_READ, REGISTRY_WRITE, SERVICE_CONNECT
 

@@ -5,8 +5,9 @@ One implementation behind the ``hub-tier`` command and ARM's PUT of the hub reso
 
 from __future__ import annotations
 
+from kit.sandbox import settings_store
 from kit.sandbox.db import Database
-from kit.sandbox.hub import job_store, settings_store
+from kit.sandbox.hub import job_store
 
 UNITS_KEY = "hub_units"
 SKU_TIERS = {"F1": "Free", "S1": "Standard", "S2": "Standard", "S3": "Standard"}

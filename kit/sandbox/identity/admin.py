@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kit.sandbox import rbac
 from kit.sandbox.cli import add_state_dir, print_json
 from kit.sandbox.connection import connection_path
 from kit.sandbox.db import Database
-from kit.sandbox.hub import rbac
 from kit.sandbox.identity import directory, external_issuer, issuance, seed
 from kit.sandbox.identity.keys import new_signing_key
 from kit.sandbox.paths import private_dir, resolve_state_dir, write_private

@@ -22,8 +22,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from kit.sandbox import rbac
 from kit.sandbox.db import Database
-from kit.sandbox.hub import rbac
 from kit.sandbox.identity.keys import certificate_thumbprints
 
 FIC_AUDIENCE = "api://AzureADTokenExchange"

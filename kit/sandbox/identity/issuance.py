@@ -23,8 +23,8 @@ from typing import Any
 
 import jwt
 
+from kit.sandbox import settings_store
 from kit.sandbox.db import Database
-from kit.sandbox.hub import settings_store
 from kit.sandbox.identity import directory
 from kit.sandbox.identity.keys import SigningKey, b64url, new_signing_key, stored_key
 

@@ -14,12 +14,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.sandbox import rbac
 from kit.sandbox.db import Database
-from kit.sandbox.hub import rbac
-from kit.sandbox.hub.resource import hub_resource
 from kit.sandbox.identity import directory
 from kit.sandbox.identity.keys import key_path, stored_key
 from kit.sandbox.paths import SECRETS_DIR, write_private
+from kit.sandbox.resource import hub_resource
 
 TENANT_DOMAIN = "sandbox.onmicrosoft.com"
 LEARNER_APP = "learner-app"

@@ -8,8 +8,8 @@ from azure.core.credentials import TokenCredential
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.iothub import IotHubClient
 
+from kit.sandbox import rbac
 from kit.sandbox.connection import Connection
-from kit.sandbox.hub import rbac
 from tests.sandbox.graph.conftest import (  # noqa: F401 (fixtures shared with the Graph tests)
     ARM_SCOPE,
     graph,

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from kit.sandbox.hub import rbac, realism
+from kit.sandbox import rbac
+from kit.sandbox.hub import realism
 
 
 def cli(sandbox, *args: str) -> subprocess.CompletedProcess:

@@ -6,9 +6,8 @@ from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import Twin
 
 from kit import clients
-from kit.sandbox import process
+from kit.sandbox import process, rbac
 from kit.sandbox.db import Database
-from kit.sandbox.hub import rbac
 
 
 def test_restart_keeps_devices_twins_and_role_assignments(tmp_path, monkeypatch):

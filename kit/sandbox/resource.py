@@ -12,8 +12,8 @@ import json
 import uuid
 from dataclasses import dataclass
 
+from kit.sandbox import settings_store
 from kit.sandbox.db import Database
-from kit.sandbox.hub import settings_store
 
 HUB_NAME = "sandbox"
 RESOURCE_GROUP = "sandbox-rg"

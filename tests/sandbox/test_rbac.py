@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from kit.sandbox import rbac
 from kit.sandbox.db import Database
-from kit.sandbox.hub import rbac
-from kit.sandbox.hub.resource import hub_resource
+from kit.sandbox.resource import hub_resource
 
 READ = "Microsoft.Devices/IotHubs/twins/read"
 

@@ -25,9 +25,9 @@ import uuid
 import weakref
 from dataclasses import dataclass
 
+from kit.sandbox import settings_store
 from kit.sandbox.db import Database
-from kit.sandbox.hub import settings_store
-from kit.sandbox.hub.resource import hub_resource
+from kit.sandbox.resource import hub_resource
 
 PREFIX = "Microsoft.Devices/IotHubs/"
 ROLE_DEFINITIONS_PATH = "/providers/Microsoft.Authorization/roleDefinitions/"
