@@ -30,8 +30,6 @@ async def _command_payload(request: Request) -> Any:
 
 
 def routes(ctx: Any, registry: Registry, invoker: MethodInvoker) -> list[BaseRoute]:
-    listeners = ctx.services.setdefault("hub_desired_listeners", [])
-
     async def get_digital_twin(request: Request) -> Response:
         twin = registry.get_twin(request.path_params["device_id"])
         return json_response(digital_twin(twin), headers={"ETag": f'"{twin["etag"]}"'})
@@ -41,8 +39,6 @@ def routes(ctx: Any, registry: Registry, invoker: MethodInvoker) -> list[BaseRou
         operations = await json_body(request, list)
         patch = desired_patch(registry.get_twin(device_id), operations)
         twin = registry.update_twin(device_id, {"properties": {"desired": patch}}, if_match(request))
-        for listener in listeners:
-            listener(twin)
         return Response(status_code=202, headers={
             "ETag": f'"{twin["etag"]}"', "Location": f"{ctx.base_url}/digitaltwins/{device_id}"})
 

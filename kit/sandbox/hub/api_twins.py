@@ -1,7 +1,6 @@
 """REST routes of device and module twins: GET serves the stored document, PATCH merges, PUT replaces.
 
-After a desired-property change the twin is handed to the listeners in ``ctx.services["hub_desired_listeners"]``
-(the device simulator acknowledges through them, as a connected device would).
+A desired-property change reaches the simulated devices through the registry (``Registry.on_desired_change``).
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from kit.sandbox.hub.registry import Registry
 
 
 def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
-    listeners = ctx.services.setdefault("hub_desired_listeners", [])
-
     async def get_twin(request: Request) -> Response:
         params = request.path_params
         return raw_json_response(registry.twin_text(params["device_id"], params.get("module_id")))
@@ -27,12 +24,8 @@ def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
         async def update(request: Request) -> Response:
             params = request.path_params
             body = await json_body(request)
-            twin = registry.update_twin(params["device_id"], body, if_match(request),
-                                        module_id=params.get("module_id"), replace=replace)
-            if (body.get("properties") or {}).get("desired") is not None:
-                for listener in listeners:
-                    listener(twin)
-            return json_response(twin)
+            return json_response(registry.update_twin(params["device_id"], body, if_match(request),
+                                                      module_id=params.get("module_id"), replace=replace))
         return update
 
     routes_: list[BaseRoute] = []

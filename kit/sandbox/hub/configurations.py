@@ -52,7 +52,6 @@ CREATE TABLE IF NOT EXISTS hub_configuration_applied (
 );
 """
 
-DesiredListener = Callable[[dict[str, Any]], None]
 
 
 def not_found(config_id: str) -> HubError:
@@ -120,12 +119,10 @@ def _check_metric_queries(metrics: Any) -> dict[str, str]:
 class ConfigurationStore:
     """Configurations: CRUD with etags, metrics with the query engine, and applying device content to twins."""
 
-    def __init__(self, registry: Registry, collections: dict[str, Callable[[int], Iterator[tuple[int, dict]]]],
-                 desired_listeners: list[DesiredListener]) -> None:
+    def __init__(self, registry: Registry, collections: dict[str, Callable[[int], Iterator[tuple[int, dict]]]]) -> None:
         self.registry = registry
         self.db = registry.db
         self.collections = collections
-        self.listeners = desired_listeners
         self.db.ensure_schema(SCHEMA)
 
     # ---- storage ------------------------------------------------------------------------------------------------
@@ -234,15 +231,13 @@ class ConfigurationStore:
             if winner is None or applied.get(device_id) == winner["id"]:
                 continue
             try:
-                updated = self.registry.update_twin(
+                self.registry.update_twin(
                     device_id, {"properties": {"desired": desired_patch(winner["content"]["deviceContent"])}}, "*")
             except HubError:  # deleted meanwhile, or the content does not fit this twin
                 continue
             self.db.execute("INSERT INTO hub_configuration_applied (device_id, config_id) VALUES (?, ?) "
                             "ON CONFLICT(device_id) DO UPDATE SET config_id = excluded.config_id",
                             (device_id, winner["id"]))
-            for listener in self.listeners:
-                listener(updated)
 
     def _count(self, text: str, docs: Callable[[], Iterator[dict[str, Any]]] | None = None) -> int:
         query = parse(text)

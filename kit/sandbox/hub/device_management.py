@@ -27,17 +27,16 @@ from kit.sandbox.hub.registry import Registry
 
 
 def setup(ctx: Any, registry: Registry) -> None:
-    listeners = ctx.services.setdefault("hub_desired_listeners", [])
     collections = ctx.services.setdefault("query_collections", {})
     temperature_controller.register()
     invoker = MethodInvoker(registry)
-    scheduler = JobScheduler(registry, invoker, listeners)
+    scheduler = JobScheduler(registry, invoker)
     bulk_jobs = ImportExportJobs(registry, ctx.state_dir)
     bulk_jobs.fail_interrupted()
     ctx.services["hub_methods"] = invoker
     ctx.services["hub_jobs"] = scheduler
     ctx.services["hub_bulk_jobs"] = bulk_jobs
-    ctx.services["hub_configurations"] = ConfigurationStore(registry, collections, listeners)
+    ctx.services["hub_configurations"] = ConfigurationStore(registry, collections)
     collections["devices.jobs"] = scheduler.device_job_rows
     ctx.background.append(scheduler.resume)
 

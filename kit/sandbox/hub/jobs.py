@@ -27,7 +27,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from kit.sandbox.hub import job_store
@@ -118,12 +118,10 @@ def _twin_update(update: Any) -> dict[str, Any]:
 class JobScheduler:
     """Creates, runs, cancels and lists scheduled jobs; publishes per-device outcomes as ``devices.jobs``."""
 
-    def __init__(self, registry: Registry, invoker: MethodInvoker,
-                 desired_listeners: list[Callable[[dict[str, Any]], None]]) -> None:
+    def __init__(self, registry: Registry, invoker: MethodInvoker) -> None:
         self.registry = registry
         self.db = registry.db
         self.invoker = invoker
-        self.listeners = desired_listeners
         self.table = JobTable(self.db, "hub_jobs")
         self.db.ensure_schema(DEVICE_JOBS_SCHEMA)
         self.tasks = JobTasks()
@@ -286,10 +284,7 @@ class JobScheduler:
         try:
             if job["type"] == TWIN_JOB:
                 body = {k: v for k, v in job["updateTwin"].items() if k != "etag"}
-                twin = self.registry.update_twin(device_id, body, "*")
-                if "properties" in body:
-                    for listener in self.listeners:
-                        listener(twin)
+                self.registry.update_twin(device_id, body, "*")
             else:
                 call = method_call_from_body(job["cloudToDeviceMethod"])
                 response = await self.invoker.invoke(device_id, call)

@@ -24,7 +24,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from kit.sandbox import settings_store
@@ -288,15 +288,28 @@ def _add_generated_columns(db: Database) -> None:
                 conn.execute(statement)
 
 
+DesiredListener = Callable[[dict[str, Any]], None]
+
+
 class Registry:
-    """Devices, modules and their twins in the sandbox database."""
+    """Devices, modules and their twins in the sandbox database.
+
+    The registry owns "a desired property changed": every write of desired properties goes through
+    :meth:`update_twin`, which then hands the twin to each listener of :meth:`on_desired_change` (the simulated
+    devices acknowledge through it), whichever path wrote (REST, bulk, import, jobs, configurations, digital twins).
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.history: TwinHistory | None = None  # told about every twin write, so queries can lag (query_lag)
+        self._desired_listeners: list[DesiredListener] = []
         db.ensure_schema(SCHEMA)
         db.ensure_schema(settings_store.SCHEMA)
         _add_generated_columns(db)
+
+    def on_desired_change(self, listener: DesiredListener) -> None:
+        """Call ``listener(twin)`` after each write that sets desired properties, whichever path made it."""
+        self._desired_listeners.append(listener)
 
     # ---- identities -------------------------------------------------------------------------------------------
 
@@ -500,7 +513,10 @@ class Registry:
                 change = twins.replace_section if replace else twins.patch_section
                 twin["properties"]["desired"] = change("desired", twin["properties"]["desired"], desired, now)
             self._store_twin(row, twin, module_id)
-            return twin
+        if desired is not None:
+            for listener in self._desired_listeners:
+                listener(twin)
+        return twin
 
     def update_reported(self, device_id: str, patch: dict[str, Any], module_id: str | None = None) -> dict[str, Any]:
         """Device side: merge a reported-properties patch (simulated devices)."""

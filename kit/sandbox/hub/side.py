@@ -6,7 +6,6 @@ and the device simulator, and publishes for the other hub parts:
 * ``ctx.services["hub_registry"]``: the ``Registry`` (devices, modules, twins);
 * ``ctx.services["query_collections"]``: query sources by FROM name; a provider is
   ``callable(after_rowid) -> iterator[(rowid, doc)]`` (the jobs part adds ``devices.jobs``);
-* ``ctx.services["hub_desired_listeners"]``: callables told about each twin whose desired properties changed;
 * ``ctx.services["hub_simulator"]``: the simulator (``behaviour_of`` gives a device's direct-method handlers);
 * ``ctx.services["hub_realism"]`` and ``["hub_throttle"]``: the realism knobs as the running hub sees them, and the
   operation throttles (``realism``, ``throttling``); the registry tells the query-lag history of every twin write.
@@ -49,7 +48,7 @@ def setup(ctx: Any) -> dict[str, Any]:
     simulator = Simulator(registry)
     ctx.services["hub_registry"] = registry
     ctx.services["hub_simulator"] = simulator
-    ctx.services.setdefault("hub_desired_listeners", []).append(simulator.acknowledge)
+    registry.on_desired_change(simulator.acknowledge)
     ctx.services.setdefault("on_stop", []).append(simulator.disconnect_all)
     ctx.background.append(simulator.run)
     api_query.register_collections(ctx, registry)

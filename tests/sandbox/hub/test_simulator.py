@@ -1,11 +1,28 @@
-"""The simulated thermostats: online, reporting, and acknowledging desired targetTemperature."""
+"""The simulated thermostats: online, reporting, and acknowledging desired targetTemperature, whichever write path
+changed it (the registry tells the simulator about every desired change)."""
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 
-from azure.iot.hub.models import Twin, TwinProperties
+from azure.iot.hub import IoTHubConfigurationManager, IoTHubJobManager, IoTHubRegistryManager
+from azure.iot.hub.models import (
+    Configuration,
+    ConfigurationContent,
+    ExportImportDevice,
+    JobProperties,
+    JobRequest,
+    PropertyContainer,
+    Twin,
+    TwinProperties,
+)
 
+from kit import clients
+from kit.sandbox.connection import Connection
 from kit.sandbox.hub.simulator import BEHAVIOURS, Thermostat
 
 
@@ -40,3 +57,93 @@ def test_online_thermostat_acknowledges_through_the_hub(registry):
         time.sleep(0.1)
     assert ack == {"value": target, "ac": 200, "av": patched.properties.desired["$version"],
                    "ad": "Target temperature accepted"}
+
+
+def new_target() -> int:
+    return 16 + uuid.uuid4().int % 14
+
+
+def wait_for(check: Callable[[], object], seconds: float = 10.0) -> object:
+    deadline = time.monotonic() + seconds
+    while not (found := check()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def assert_acknowledged(registry: IoTHubRegistryManager, device_id: str, target: int) -> None:
+    """The desired target was written (by whatever path), then the simulated thermostat acknowledged that version."""
+    desired = wait_for(lambda: (d := registry.get_twin(device_id).properties.desired).get("targetTemperature")
+                       == target and d)
+    assert desired, f"{device_id}'s desired targetTemperature never became {target}"
+    reported = wait_for(lambda: (r := registry.get_twin(device_id).properties.reported)
+                        .get("targetTemperature", {}).get("av") == desired["$version"] and r)
+    assert reported, f"{device_id} never acknowledged desired version {desired['$version']}"
+    assert reported["targetTemperature"] == {"value": target, "ac": 200, "av": desired["$version"],
+                                             "ad": "Target temperature accepted"}
+    stamps = reported["$metadata"]
+    assert stamps["targetTemperature"]["$lastUpdated"] != stamps["temperature"]["$lastUpdated"], (
+        "acknowledged only by the simulator's periodic report, not when the desired property changed")
+
+
+def desired_twin(target: int) -> Twin:
+    return Twin(properties=TwinProperties(desired={"targetTemperature": target}))
+
+
+def test_a_rest_patch_is_acknowledged(token_registry: IoTHubRegistryManager) -> None:
+    target = new_target()
+    token_registry.update_twin("thermostat-a-1", desired_twin(target), "*")
+    assert_acknowledged(token_registry, "thermostat-a-1", target)
+
+
+def test_a_rest_put_is_acknowledged(token_registry: IoTHubRegistryManager) -> None:
+    target, current = new_target(), token_registry.get_twin("thermostat-a-2")
+    token_registry.replace_twin("thermostat-a-2", Twin(
+        tags=current.tags, properties=TwinProperties(desired={"targetTemperature": target})))
+    assert_acknowledged(token_registry, "thermostat-a-2", target)
+
+
+def test_a_bulk_twin_update_is_acknowledged(token_registry: IoTHubRegistryManager) -> None:
+    target = new_target()
+    result = token_registry.bulk_create_or_update_devices([ExportImportDevice(
+        id="thermostat-b-1", import_mode="updateTwin",
+        properties=PropertyContainer(desired={"targetTemperature": target}))])
+    assert result.is_successful, result.errors
+    assert_acknowledged(token_registry, "thermostat-b-1", target)
+
+
+def test_an_import_job_is_acknowledged(sandbox: Connection, contributor_credential,
+                                       token_registry: IoTHubRegistryManager, tmp_path: Path) -> None:
+    target = new_target()
+    line = {"id": "thermostat-b-2", "importMode": "updateTwin",
+            "properties": {"desired": {"targetTemperature": target}}}
+    (tmp_path / "devices.txt").write_text(json.dumps(line) + "\n")
+    with clients.closing(IoTHubJobManager.from_token_credential(sandbox.hub_host, contributor_credential)) as jobs:
+        jobs.create_import_export_job(JobProperties(
+            type="import", input_blob_container_uri=str(tmp_path), output_blob_container_uri=str(tmp_path)))
+        assert_acknowledged(token_registry, "thermostat-b-2", target)
+
+
+def test_a_twin_job_is_acknowledged(sandbox: Connection, contributor_credential,
+                                    token_registry: IoTHubRegistryManager) -> None:
+    target = new_target()
+    job = JobRequest(job_id="ack-" + uuid.uuid4().hex[:8], type="scheduleUpdateTwin",
+                     start_time=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+                     update_twin=Twin(etag="*", properties=TwinProperties(desired={"targetTemperature": target})),
+                     query_condition="deviceId = 'thermostat-c-1'")
+    with clients.closing(IoTHubJobManager.from_token_credential(sandbox.hub_host, contributor_credential)) as jobs:
+        jobs.create_scheduled_job(job.job_id, job)
+        assert_acknowledged(token_registry, "thermostat-c-1", target)
+
+
+def test_a_configuration_is_acknowledged(sandbox: Connection, contributor_credential,
+                                         token_registry: IoTHubRegistryManager) -> None:
+    target, config_id = new_target(), "ack-" + uuid.uuid4().hex[:8]
+    with clients.closing(IoTHubConfigurationManager.from_token_credential(sandbox.hub_host,
+                                                                          contributor_credential)) as manager:
+        manager.create_configuration(Configuration(
+            id=config_id, schema_version="1.0", priority=1000, target_condition="deviceId='thermostat-c-2'",
+            content=ConfigurationContent(device_content={"properties.desired.targetTemperature": target})))
+        try:
+            assert_acknowledged(token_registry, "thermostat-c-2", target)
+        finally:
+            manager.delete_configuration(config_id)
