@@ -1,4 +1,4 @@
-"""The hub's RBAC store (kit/sandbox/hub/rbac.py): scopes, propagation, conflicts, and older state folders."""
+"""The hub's RBAC store (kit/sandbox/rbac.py): scopes, propagation, conflicts, and older state folders."""
 
 from __future__ import annotations
 
