@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from kit.sandbox.identity.keys import new_signing_key
 from kit.sandbox.paths import write_private
 
+__all__ = ["create_self_signed"]
+
 
 @dataclass(frozen=True)
 class CertificateFiles:

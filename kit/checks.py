@@ -20,6 +20,12 @@ from kit.explain import Explanation, explain
 from kit.settings import Settings, SettingsError
 from kit.tokens import decode_unverified
 
+__all__ = [
+    "IOT_HUB_AUDIENCE", "IOT_HUB_SCOPE", "CheckFailed", "Connectivity", "chain_links", "connectivity",
+    "environment_ready", "equal", "failed_with", "production_chain", "token_for_iot_hub", "token_from_app",
+    "token_proof"
+]
+
 IOT_HUB_AUDIENCE = "https://iothubs.azure.net"
 IOT_HUB_SCOPE = IOT_HUB_AUDIENCE + "/.default"
 # appidacr / azpacr: how the application proved who it is.

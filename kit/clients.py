@@ -33,6 +33,11 @@ from azure.iot.hub import (
     IoTHubRegistryManager,
 )
 
+__all__ = [
+    "check_host", "close", "closing", "configuration_manager", "digital_twin_client", "from_connection_string",
+    "http_runtime_manager", "job_manager", "keep_alive", "registry_manager"
+]
+
 Client = TypeVar("Client")
 
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from kit.settings import SettingsError
 
+__all__ = ["Cloud"]
+
 if TYPE_CHECKING:
     from kit.settings import Settings
 

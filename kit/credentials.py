@@ -41,6 +41,14 @@ from pydantic import SecretStr
 from kit.sandbox.connection import Connection, load_connection
 from kit.settings import SandboxOnlyError, Settings
 
+__all__ = [
+    "DEVELOPER_CREDENTIALS", "MANAGED_IDENTITY_VARIABLES", "admin_credential", "authority_kwargs", "build",
+    "certificate", "chained", "client_assertion", "client_secret", "connection_for", "default", "device_code",
+    "environment", "environment_variables", "managed_identity", "prepare_environment", "prepare_managed_identity",
+    "production", "read_token_file", "sandbox_kwargs", "simulate_deployment", "trust_sandbox", "which_link",
+    "workload_identity"
+]
+
 ManagedIdentityProtocol = Literal["app_service", "imds"]
 MANAGED_IDENTITY_VARIABLES = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "AZURE_POD_IDENTITY_AUTHORITY_HOST")
 # Developer-tool credentials read the learner's real Azure sign-ins; against the sandbox they are left out.

@@ -18,6 +18,11 @@ from typing import Any
 from kit.sandbox.hub.permissions import OPERATIONS
 from kit.sandbox.rbac import BUILT_IN_ROLES, Role
 
+__all__ = [
+    "CATALOGUE", "CLIENT", "CONTROL", "ENTRA", "HUB", "Explanation", "explain", "service_message",
+    "troubleshooting_markdown"
+]
+
 
 @dataclass(frozen=True)
 class Entry:

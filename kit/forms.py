@@ -21,6 +21,8 @@ from pydantic import SecretStr
 from kit import checks
 from kit.settings import CredentialKind, Settings, SettingsError, settings_values
 
+__all__ = ["HUB_RESOURCE_FIELDS", "SettingsForm", "settings_form"]
+
 # The hub's place in ARM, for the admin steps (kit.admin); the sandbox's own values are never carried to Azure.
 HUB_RESOURCE_FIELDS = ("subscription_id", "resource_group", "hub_name")
 TEXT_FIELDS = ("tenant_id", "client_id", "hub_host", "certificate_path", *HUB_RESOURCE_FIELDS)

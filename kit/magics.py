@@ -18,6 +18,8 @@ from pydantic import SecretStr
 
 from kit.settings import SandboxOnlyError
 
+__all__ = ["SandboxCommandError", "register_magic", "sandbox_command"]
+
 SECRET_OUTPUT_KEYS = frozenset({"client_secret", "token"})
 
 

@@ -28,6 +28,11 @@ from tqdm.std import tqdm as text_tqdm
 
 from kit import retry
 
+__all__ = [
+    "MODE_ENV", "bar", "batches", "create_devices", "delete_devices", "mode", "new_device", "paging_callback",
+    "requests_a_widget_front_end", "wait_for_job"
+]
+
 MODE_ENV = "KIT_PROGRESS"
 Mode = Literal["widgets", "text"]
 BULK_LIMIT = 100  # IoT Hub takes at most 100 devices per bulk request (413 TooManyDevices beyond)

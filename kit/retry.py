@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+__all__ = ["call", "is_throttled", "suggested_wait"]
+
 T = TypeVar("T")
 RATE_THROTTLES = frozenset({"ThrottlingException", "ThrottleBacklogLimitExceeded", "ThrottlingBacklogTimeout"})
 _WAIT = re.compile(r"Wait (\d+(?:\.\d+)?) seconds", re.IGNORECASE)

@@ -31,6 +31,11 @@ from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
 from kit.settings import SandboxOnlyError, Settings, SettingsError, settings_path, settings_values
 from kit.tracebacks import install as show_sdk_errors_once
 
+__all__ = [
+    "AmqpUnavailable", "KitVersionError", "Session", "azure_settings", "begin", "drop_duplicate_credential_warnings",
+    "require_kit", "sandbox_settings", "saved_target", "use_kernel_python"
+]
+
 SDK_PACKAGES = ("azure-identity", "azure-iot-hub", "uamqp")
 SANDBOX_TARGET_ENV = "KIT_TARGET"
 # Works in any cell, before a session exists (00_setup_check's form cell needs none either).

@@ -26,6 +26,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kit.sandbox.paths import write_private
 
+__all__ = [
+    "ARM_SCOPE", "DEFAULT_SETTINGS_FILE", "DOMAIN", "GRAPH_SCOPE", "GUID", "HOST", "HUB_NAME", "RESOURCE_GROUP",
+    "SETTINGS_FILE_ENV", "CredentialKind", "SandboxOnlyError", "Settings", "SettingsError", "settings_path",
+    "settings_values"
+]
+
 if TYPE_CHECKING:
     from kit.sandbox.connection import Connection
 

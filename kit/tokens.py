@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
+__all__ = ["claim_rows", "claims_frame", "decode_unverified", "describe", "token_kind"]
+
 if TYPE_CHECKING:
     import pandas as pd
 

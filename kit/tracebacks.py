@@ -24,6 +24,8 @@ from msrest.exceptions import ClientException
 
 from kit.explain import service_message
 
+__all__ = ["HIDDEN_NOTE", "install", "shown_message"]
+
 SDK_ERRORS: tuple[type[BaseException], ...] = (AzureError, ClientException, requests.RequestException)
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[name] for name in ("purelib", "platlib", "stdlib", "platstdlib")})
 HIDDEN_NOTE = "(the frames inside the SDK are hidden; %tb shows the full traceback)"

@@ -25,6 +25,10 @@ from azure.iot.hub.models import QuerySpecification
 
 from kit import retry
 
+__all__ = [
+    "PAGE_SIZE", "Progress", "as_dict", "flatten", "query_dataframe", "query_help", "sdk_page", "wait_for_query"
+]
+
 PAGE_SIZE = 100
 Progress = Callable[[int, int], None]
 Fetch = Callable[[IoTHubRegistryManager, str, "str | None", int], "tuple[list[Any], str | None]"]

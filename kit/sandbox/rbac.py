@@ -100,7 +100,6 @@ BUILT_IN_ROLES: dict[str, Role] = {
              description="Lets you manage user access to Azure resources."),
     )
 }
-DATA_ROLES = tuple(name for name, role in BUILT_IN_ROLES.items() if role.is_data_role)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rbac_assignments (
