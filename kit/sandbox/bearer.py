@@ -3,7 +3,7 @@
 Each side accepts its own audiences and words its own 401 (the hub's envelope, Graph's ``InvalidAuthenticationToken``,
 ARM's ``InvalidAuthenticationTokenAudience``...), so :func:`decode` only says *why* a token fails
 (:class:`BearerError` ``reason``) and each side maps the reason to its reply. The checks: RS256 only (``alg: none``
-and HS256 are refused), the signing key from the identity side's JWKS (``ctx.services["entra_jwks"]()``, cached by
+and HS256 are refused), the signing key from the identity side's JWKS (``ctx.directory.jwks()``, cached by
 ``kid``), the audience, issuer ``https://sts.windows.net/{tid}/`` of the sandbox's tenant, ``exp``/``nbf`` with
 5 minutes of clock skew, and an ``oid`` claim naming the caller.
 
@@ -17,9 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
+
+if TYPE_CHECKING:
+    from kit.sandbox.context import SandboxContext
 
 CLOCK_SKEW_S = 300
 VERIFIED_CACHE_SIZE = 1024  # distinct tokens remembered; a workshop's learners hold a few each
@@ -42,7 +45,7 @@ class _KeyCache:
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._lock = threading.Lock()
 
-    def key(self, ctx: Any, kid: str | None) -> jwt.PyJWK:
+    def key(self, ctx: SandboxContext, kid: str | None) -> jwt.PyJWK:
         """The key named ``kid`` (the only key when a token names none), reloading the JWKS once for an unknown one."""
         with self._lock:
             if kid not in self._keys:
@@ -53,12 +56,11 @@ class _KeyCache:
                 return next(iter(self._keys.values()))
         raise BearerError("key", str(kid))
 
-    def _load(self, ctx: Any) -> None:
-        source = ctx.services.get("entra_jwks")
-        if source is None:
+    def _load(self, ctx: SandboxContext) -> None:
+        if ctx.directory is None:
             raise BearerError("key", "the identity side is not running")
         keys: dict[str | None, jwt.PyJWK] = {}
-        for entry in source().get("keys", []):
+        for entry in ctx.directory.jwks().get("keys", []):
             try:
                 keys[entry.get("kid")] = jwt.PyJWK(entry)
             except jwt.PyJWTError:
@@ -66,13 +68,12 @@ class _KeyCache:
         self._keys = keys
 
 
-def tenant_of(ctx: Any) -> str:
-    """The tenant whose tokens the sandbox's resources trust (published by the identity side)."""
-    tenant = ctx.services.get("hub_tenant_id")
-    return tenant() if callable(tenant) else str(tenant or "")
+def tenant_of(ctx: SandboxContext) -> str:
+    """The tenant whose tokens the sandbox's resources trust (offered by the identity side)."""
+    return ctx.directory.tenant_id if ctx.directory is not None else ""
 
 
-def issuer_of(ctx: Any) -> str:
+def issuer_of(ctx: SandboxContext) -> str:
     """The v1 ``iss`` every access token of the sandbox's tenant carries."""
     return f"https://sts.windows.net/{tenant_of(ctx)}/"
 
@@ -110,11 +111,19 @@ class _VerifiedTokens:
             self._claims[key] = (float(claims["exp"]) + CLOCK_SKEW_S, claims)
 
 
-def decode(ctx: Any, token: str, audiences: Iterable[str]) -> dict[str, Any]:
+class TokenCaches:
+    """A running sandbox's signing keys by ``kid`` and the tokens it has verified (``SandboxContext.tokens``)."""
+
+    def __init__(self) -> None:
+        self.keys = _KeyCache()
+        self.verified = _VerifiedTokens()
+
+
+def decode(ctx: SandboxContext, token: str, audiences: Iterable[str]) -> dict[str, Any]:
     """The verified claims of ``token`` for one of ``audiences``, else :class:`BearerError`."""
     if not token:
         raise BearerError("missing")
-    verified = ctx.services.setdefault("entra_verified_tokens", _VerifiedTokens())
+    verified = ctx.tokens.verified
     key = (token, tuple(audiences))
     claims = verified.get(key)
     if claims is not None:
@@ -124,7 +133,7 @@ def decode(ctx: Any, token: str, audiences: Iterable[str]) -> dict[str, Any]:
     return claims
 
 
-def _verify(ctx: Any, token: str, audiences: tuple[str, ...]) -> dict[str, Any]:
+def _verify(ctx: SandboxContext, token: str, audiences: tuple[str, ...]) -> dict[str, Any]:
     """Every check of a token, from its header to its ``oid``."""
     try:
         header = jwt.get_unverified_header(token)
@@ -132,8 +141,7 @@ def _verify(ctx: Any, token: str, audiences: tuple[str, ...]) -> dict[str, Any]:
         raise BearerError("not_jwt") from None
     if header.get("alg") != "RS256":
         raise BearerError("algorithm", str(header.get("alg")))
-    cache = ctx.services.setdefault("entra_key_cache", _KeyCache())
-    key = cache.key(ctx, header.get("kid"))
+    key = ctx.tokens.keys.key(ctx, header.get("kid"))
     try:
         claims = jwt.decode(
             token, key=key, algorithms=["RS256"], audience=list(audiences), issuer=issuer_of(ctx),

@@ -1,9 +1,10 @@
 """The sandbox process: one HTTPS listener on loopback serving the identity side, the hub side, and the Microsoft
 Graph and Azure Resource Manager subsets that manage them.
 
-Each side is a module with the same small surface (see ``Side``): it prepares its tables and seed data, returns the
-fields it contributes to ``connection.json``, lists its routes and may run background work (simulated devices, token
-rotation). This module only wires them together, so the two sides stay independent of each other.
+Each side is a module with the same small surface (see ``Side``): its ``start`` prepares its tables and seed data
+and returns the fields it contributes to ``connection.json`` with its routes; it may add background work (simulated
+devices, token rotation) and what it offers the others to the shared, typed ``SandboxContext``. This module only
+wires them together, so the two sides stay independent of each other.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,44 +26,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from kit.sandbox.access_log import AccessLog
-from kit.sandbox.connection import HEALTH_PATH, LOOPBACK, PUBLIC_HOSTNAME, Connection, write_connection
+from kit.sandbox.connection import HEALTH_PATH, LOOPBACK, Connection, write_connection
+from kit.sandbox.context import SandboxContext
 from kit.sandbox.db import Database
 from kit.sandbox.paths import LOG_FILE, PID_FILE, private_dir
-from kit.sandbox.tls import TlsFiles, ensure_tls
+from kit.sandbox.tls import ensure_tls
 
 log = logging.getLogger("kit.sandbox")
 
 
 
-@dataclass
-class SandboxContext:
-    """What every part of a running sandbox shares."""
-
-    state_dir: Path
-    db: Database
-    tls: TlsFiles
-    port: int
-    bind_host: str = LOOPBACK
-    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    services: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def base_url(self) -> str:
-        """The HTTPS origin clients use; ``localhost`` so the certificate's name matches."""
-        return f"https://{PUBLIC_HOSTNAME}:{self.port}"
-
-    @property
-    def hub_host(self) -> str:
-        """The hub host name clients put in connection strings and SAS resource URIs."""
-        return f"{PUBLIC_HOSTNAME}:{self.port}"
-
-
 class Side(Protocol):
-    """The surface each side of the sandbox offers to the server."""
+    """The surface each side of the sandbox offers to the server: its ``connection.json`` fields and its routes."""
 
-    def setup(self, ctx: SandboxContext) -> dict[str, Any]: ...
-
-    def routes(self, ctx: SandboxContext) -> list[BaseRoute]: ...
+    def start(self, ctx: SandboxContext) -> tuple[dict[str, Any], list[BaseRoute]]: ...
 
 
 def sides() -> list[Side]:
@@ -90,8 +66,9 @@ def build_app(ctx: SandboxContext) -> tuple[Starlette, dict[str, Any]]:
     fields_: dict[str, Any] = {}
     routes: list[BaseRoute] = [Route(HEALTH_PATH, _health, methods=["GET"])]
     for side in sides():
-        fields_.update(side.setup(ctx))
-        routes.extend(side.routes(ctx))
+        side_fields, side_routes = side.start(ctx)
+        fields_.update(side_fields)
+        routes.extend(side_routes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -171,7 +148,7 @@ def serve(state_dir: Path, port: int = 0, bind_host: str = LOOPBACK) -> None:
         asyncio.run(main())
     finally:
         access.flush()
-        for stop in ctx.services.get("on_stop", []):
+        for stop in ctx.on_stop:
             stop()
         pid_file = state_dir / PID_FILE
         if pid_file.exists() and pid_file.read_text().strip() == str(os.getpid()):

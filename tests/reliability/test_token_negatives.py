@@ -31,11 +31,14 @@ from proton.utils import LinkDetached
 
 from kit.sandbox import rbac
 from kit.sandbox.connection import Connection, amqp_required
+from kit.sandbox.context import SandboxContext
 from kit.sandbox.db import Database
 from kit.sandbox.hub import amqp
-from kit.sandbox.identity import directory
+from kit.sandbox.hub.context import HubContext
+from kit.sandbox.hub.registry import Registry
+from kit.sandbox.identity import directory, external_issuer
 from kit.sandbox.identity.issuance import entra_signing_key, mint_access_token, sign, sts_issuer
-from kit.sandbox.server import SandboxContext
+from kit.sandbox.identity.service import IdentityService
 from kit.sandbox.tls import ensure_tls
 from tests.reliability.reporting import report, table
 from tests.sandbox.hub.conftest import error_code
@@ -146,12 +149,12 @@ def amqp_endpoint(sandbox: Connection, request: pytest.FixtureRequest) -> Iterat
         yield SimpleNamespace(port=request.getfixturevalue("amqp_ready"), tls=tls, where="sandbox listener :5671")
         return
     db = Database.in_state_dir(Path(sandbox.state_dir))
-    ctx = SandboxContext(state_dir=Path(sandbox.state_dir), db=db, tls=tls, port=sandbox.port)
-    ctx.services.update({
-        "entra_jwks": lambda: {"keys": [entra_signing_key(ctx.state_dir).jwk()]},
-        "hub_tenant_id": sandbox.tenant_id,
-        "principal_active": lambda object_id: directory.principal_active(db, object_id),
-    })
+    state_dir = Path(sandbox.state_dir)
+    identity = IdentityService(state_dir=state_dir, db=db, entra_key=entra_signing_key(state_dir),
+                               external_key=external_issuer.signing_key(state_dir), external_issuer="",
+                               identity_header="", tenant_id=sandbox.tenant_id)
+    shared = SandboxContext(state_dir=state_dir, db=db, tls=tls, port=sandbox.port, directory=identity)
+    ctx = HubContext.over(shared, Registry(db))
     listener = amqp.AmqpListener(amqp.server_tls_context(str(tls.server_cert), str(tls.server_key)),
                                  amqp.hub_handlers(ctx), port=free_port())
     listener.start()

@@ -16,8 +16,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kit.sandbox import rbac
+from kit.sandbox import bearer, rbac
 from kit.sandbox.arm.http import ArmError, authorize, json_body, reply
+from kit.sandbox.context import SandboxContext
 from kit.sandbox.identity.directory import GUID
 from kit.sandbox.resource import HubResource
 
@@ -88,8 +89,8 @@ def _target(scope: str, name: str) -> str:
     return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
 
 
-async def put_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
-                              name: str) -> Response:
+async def put_role_assignment(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource,
+                              scope: str, name: str) -> Response:
     """``PUT .../roleAssignments/{name}``: checks in ARM's order, then one ``rbac.assign``."""
     authorize(ctx, claims, WRITE, scope, _target(scope, name))
     if not GUID.match(name):
@@ -110,9 +111,9 @@ async def put_role_assignment(ctx: Any, request: Request, claims: dict[str, Any]
     if principal_type is not None and principal_type not in rbac.PRINCIPAL_TYPES:
         raise ArmError(400, "InvalidPrincipalType", f"The principal type '{principal_type}' is not valid. Use one "
                        f"of {', '.join(rbac.PRINCIPAL_TYPES)}.")
-    found_type = ctx.services["principal_type"](str(principal_id))
+    found_type = ctx.directory.principal_type(str(principal_id)) if ctx.directory else None
     if found_type is None:
-        tenant = ctx.services.get("hub_tenant_id")
+        tenant = bearer.tenant_of(ctx)
         raise ArmError(400, "PrincipalNotFound",
                        f"Principal {principal_id} does not exist in the directory {tenant}. "
                        "Check that you have the correct principal ID. If you are creating this principal and then "
@@ -130,7 +131,7 @@ async def put_role_assignment(ctx: Any, request: Request, claims: dict[str, Any]
                  201 if created else 200)
 
 
-def get_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
+def get_role_assignment(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
                         name: str) -> Response:
     """``GET .../roleAssignments/{name}``, or 404 ``RoleAssignmentNotFound``."""
     authorize(ctx, claims, READ, scope, _target(scope, name))
@@ -140,7 +141,7 @@ def get_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], hub:
     return reply(request, role_assignment(assignment, hub.subscription_id))
 
 
-def delete_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
+def delete_role_assignment(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
                            name: str) -> Response:
     """``DELETE .../roleAssignments/{name}``: 200 with what was deleted, 204 when nothing was."""
     authorize(ctx, claims, DELETE, scope, _target(scope, name))
@@ -151,7 +152,7 @@ def delete_role_assignment(ctx: Any, request: Request, claims: dict[str, Any], h
     return reply(request, role_assignment(found, hub.subscription_id))
 
 
-def list_role_assignments(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource,
+def list_role_assignments(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource,
                           scope: str) -> Response:
     """``GET .../roleAssignments`` with ``atScope()`` or ``principalId eq`` (at, above and below without)."""
     authorize(ctx, claims, READ, scope)

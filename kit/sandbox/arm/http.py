@@ -24,6 +24,7 @@ from starlette.responses import Response
 from kit.sandbox import bearer, rbac
 from kit.sandbox.bearer import BearerError
 from kit.sandbox.boundary import INTERNAL_ERROR, Handler, answered
+from kit.sandbox.context import SandboxContext
 
 log = logging.getLogger("kit.sandbox.arm")
 
@@ -79,7 +80,7 @@ def check_api_version(request: Request, supported: tuple[str, ...]) -> None:
                        f"'{','.join(supported)}'.")
 
 
-def caller(ctx: Any, request: Request) -> dict[str, Any]:
+def caller(ctx: SandboxContext, request: Request) -> dict[str, Any]:
     """The verified claims of the caller's ARM token, else ARM's 401."""
     header = request.headers.get("authorization")
     if not header:
@@ -100,13 +101,12 @@ def caller(ctx: Any, request: Request) -> dict[str, Any]:
             raise ArmError(401, "ExpiredAuthenticationToken",
                            "The access token expiry UTC time is earlier than current UTC time.") from None
         raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.") from None
-    active = ctx.services.get("principal_active")
-    if active is not None and not active(claims["oid"]):
+    if ctx.directory is not None and not ctx.directory.principal_active(claims["oid"]):
         raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.")
     return claims
 
 
-def authorize(ctx: Any, claims: dict[str, Any], action: str, scope: str, target: str | None = None) -> None:
+def authorize(ctx: SandboxContext, claims: dict[str, Any], action: str, scope: str, target: str | None = None) -> None:
     """403 ``AuthorizationFailed`` unless an applied role of the caller at ``scope`` (or above) grants ``action``."""
     if rbac.allows_action(ctx.db, claims["oid"], action, scope):
         return

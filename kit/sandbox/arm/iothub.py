@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from kit.sandbox import resource
 from kit.sandbox.arm.http import ArmError, authorize, json_body, reply
+from kit.sandbox.context import SandboxContext
 from kit.sandbox.db import Database
 from kit.sandbox.hub import job_store, sas, sku
 from kit.sandbox.hub.http import parse_etag
@@ -38,7 +39,7 @@ def etag(db: Database) -> str:
     return base64.b64encode(hashlib.sha256(state.encode()).digest()[:8]).decode()
 
 
-def hub_document(ctx: Any, hub: HubResource) -> dict[str, Any]:
+def hub_document(ctx: SandboxContext, hub: HubResource) -> dict[str, Any]:
     """The hub resource as ``GET`` returns it (security properties left out)."""
     db, tier = ctx.db, job_store.tier(ctx.db)
     return {
@@ -59,13 +60,13 @@ def hub_document(ctx: Any, hub: HubResource) -> dict[str, Any]:
     }
 
 
-def get_hub(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
+def get_hub(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
     """``GET`` the hub resource."""
     authorize(ctx, claims, READ, hub.resource_id)
     return reply(request, hub_document(ctx, hub))
 
 
-async def put_hub(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
+async def put_hub(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
     """Merge the writable fields the sandbox emulates; read-only ones the client cannot send are kept."""
     authorize(ctx, claims, WRITE, hub.resource_id)
     expected = parse_etag(request.headers.get("if-match"))
@@ -94,7 +95,7 @@ async def put_hub(ctx: Any, request: Request, claims: dict[str, Any], hub: HubRe
     return reply(request, hub_document(ctx, hub))
 
 
-async def patch_hub(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
+async def patch_hub(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
     """Azure's PATCH changes tags only ("to update other fields use the CreateOrUpdate method")."""
     authorize(ctx, claims, WRITE, hub.resource_id)
     tags = (await json_body(request)).get("tags")
@@ -111,13 +112,14 @@ def _rule(policy: sas.Policy) -> dict[str, Any]:
             "rights": rights}
 
 
-def list_keys(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
+def list_keys(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource) -> Response:
     """``POST .../listkeys``: every shared access policy with its keys."""
     authorize(ctx, claims, LIST_KEYS, hub.resource_id)
     return reply(request, {"value": [_rule(p) for p in sas.ensure_policies(ctx.db).values()]})
 
 
-def list_key(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, key_name: str) -> Response:
+def list_key(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource,
+             key_name: str) -> Response:
     """``POST .../IotHubKeys/{name}/listkeys``: one policy, or 404 ``KeyNameNotFound``."""
     authorize(ctx, claims, LIST_KEY, hub.resource_id)
     policy = sas.ensure_policies(ctx.db).get(key_name)
@@ -126,7 +128,7 @@ def list_key(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResourc
     return reply(request, _rule(policy))
 
 
-def list_hubs(ctx: Any, request: Request, claims: dict[str, Any], hub: HubResource, scope: str) -> Response:
+def list_hubs(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource, scope: str) -> Response:
     """``GET`` the hubs of the subscription or resource group (the sandbox has one)."""
     authorize(ctx, claims, READ, hub.resource_id)
     return reply(request, {"value": [hub_document(ctx, hub)]})

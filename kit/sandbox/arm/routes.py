@@ -7,7 +7,6 @@ Every request is checked in ARM's order: the caller's token (401), the api-versi
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +15,7 @@ from starlette.routing import Route
 from kit.sandbox.arm import authorization, iothub
 from kit.sandbox.arm.http import ArmError, arm_endpoint, caller, check_api_version
 from kit.sandbox.arm.scopes import canonical_scope, hub_not_found
+from kit.sandbox.context import SandboxContext
 from kit.sandbox.resource import hub_resource
 
 BASE = "/arm"
@@ -30,7 +30,7 @@ HUBS = re.compile(
 class ArmView:
     """Dispatch of one ARM request to its handler."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx
 
     async def dispatch(self, request: Request) -> Response:
@@ -80,7 +80,7 @@ class ArmView:
                        "roleDefinitions and roleAssignments, and Microsoft.Devices/IotHubs.")
 
 
-def routes(ctx: Any) -> list[Route]:
+def routes(ctx: SandboxContext) -> list[Route]:
     """One route for every ARM path; :class:`ArmView` dispatches on the path."""
     view = ArmView(ctx)
     methods = ["GET", "PUT", "PATCH", "POST", "DELETE"]

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from kit.sandbox import bearer
 from kit.sandbox.bearer import BearerError
 from kit.sandbox.boundary import INTERNAL_ERROR, Handler, answered
+from kit.sandbox.context import SandboxContext
 from kit.sandbox.identity.directory import APPLICATION_READWRITE_ALL
 
 log = logging.getLogger("kit.sandbox.graph")
@@ -90,7 +91,7 @@ def error_reply(request: Request, error: GraphError) -> Response:
     return reply(request, body, error.status)
 
 
-def caller(ctx: Any, request: Request) -> dict[str, Any]:
+def caller(ctx: SandboxContext, request: Request) -> dict[str, Any]:
     """The verified claims of the caller's Graph token, else Graph's 401."""
     token = bearer.bearer_token(request.headers.get("authorization"))
     try:
@@ -104,8 +105,7 @@ def caller(ctx: Any, request: Request) -> dict[str, Any]:
         }
         raise GraphError(401, "InvalidAuthenticationToken",
                          messages.get(error.reason, "Access token validation failure.")) from None
-    active = ctx.services.get("principal_active")
-    if active is not None and not active(claims["oid"]):
+    if ctx.directory is not None and not ctx.directory.principal_active(claims["oid"]):
         raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure.")
     return claims
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kit.sandbox.context import SandboxContext
 from kit.sandbox.graph import objects
 from kit.sandbox.graph.http import (
     PUBLIC_ROOT,
@@ -72,7 +73,7 @@ def _parse_time(value: Any, field: str) -> float | None:
 class GraphView:
     """The request handlers, over the sandbox's directory."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx
         self.db = ctx.db
 
@@ -304,7 +305,7 @@ class GraphView:
                                "value": [objects.service_principal(p) for p in page], **next_link})
 
 
-def routes(ctx: Any) -> list[Route]:
+def routes(ctx: SandboxContext) -> list[Route]:
     """One route for every Graph v1.0 path; :class:`GraphView` dispatches on the path."""
     view = GraphView(ctx)
     return [Route(BASE + "/{path:path}", graph_endpoint(view.dispatch), methods=["GET", "POST", "PATCH", "DELETE"])]

@@ -6,14 +6,10 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
+from kit.sandbox.context import SandboxContext
 from kit.sandbox.graph import routes as graph_routes
 
 
-def setup(ctx: Any) -> dict[str, Any]:
-    """The ``graph_endpoint`` field of ``connection.json``."""
-    return {"graph_endpoint": f"{ctx.base_url}/graph"}
-
-
-def routes(ctx: Any) -> list[BaseRoute]:
-    """Graph's routes, under ``/graph/v1.0``."""
-    return list(graph_routes.routes(ctx))
+def start(ctx: SandboxContext) -> tuple[dict[str, Any], list[BaseRoute]]:
+    """The ``graph_endpoint`` field of ``connection.json`` and Graph's routes, under ``/graph/v1.0``."""
+    return {"graph_endpoint": f"{ctx.base_url}/graph"}, list(graph_routes.routes(ctx))

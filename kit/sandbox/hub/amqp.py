@@ -25,7 +25,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proton import (
     Collector,
@@ -45,6 +45,9 @@ from proton import (
 )
 
 from kit.sandbox.hub.errors import HubError
+
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
 log = logging.getLogger("kit.sandbox.hub.amqp")
 
@@ -529,7 +532,7 @@ def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
-def hub_handlers(ctx: Any) -> AmqpHandlers:
+def hub_handlers(ctx: HubContext) -> AmqpHandlers:
     """Tokens are checked like REST ``Authorization`` values; sending needs cloudToDeviceMessages/send/action."""
     from kit.sandbox.hub import auth, c2d, throttling
     from kit.sandbox.hub.permissions import permission_for
@@ -551,7 +554,7 @@ def hub_handlers(ctx: Any) -> AmqpHandlers:
     return AmqpHandlers(authenticate, authorize_send, deliver)
 
 
-def setup(ctx: Any) -> dict[str, Any]:
+def setup(ctx: HubContext) -> dict[str, Any]:
     """Listen on port 5671 (the only port uamqp dials); if another process has it, run without cloud-to-device."""
     listener = AmqpListener(
         server_tls_context(str(ctx.tls.server_cert), str(ctx.tls.server_key)), hub_handlers(ctx),
@@ -567,6 +570,5 @@ def setup(ctx: Any) -> dict[str, Any]:
         )
         log.warning(note)
         return {"amqp_port": None, "amqp_note": note}
-    ctx.services.setdefault("on_stop", []).append(listener.stop)
-    ctx.services["amqp_listener"] = listener
+    ctx.on_stop.append(listener.stop)
     return {"amqp_port": AMQP_PORT, "amqp_note": ""}

@@ -6,7 +6,7 @@ Success codes as the SDK expects them: PUT 201 (created) or 200, DELETE 204, app
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,8 +15,11 @@ from starlette.routing import BaseRoute
 from kit.sandbox.hub.configurations import ConfigurationStore
 from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response, no_content, top_parameter
 
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
-def routes(ctx: Any, store: ConfigurationStore) -> list[BaseRoute]:
+
+def routes(ctx: HubContext, store: ConfigurationStore) -> list[BaseRoute]:
     async def put_configuration(request: Request) -> Response:
         config, created = store.put(request.path_params["configuration_id"], await json_body(request),
                                     if_match(request))

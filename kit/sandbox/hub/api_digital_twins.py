@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +17,9 @@ from kit.sandbox.hub.errors import HubError
 from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response
 from kit.sandbox.hub.methods import MethodInvoker, method_call
 from kit.sandbox.hub.registry import Registry
+
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
 
 async def _command_payload(request: Request) -> Any:
@@ -29,7 +32,7 @@ async def _command_payload(request: Request) -> Any:
         raise HubError(400, "IotHubFormatError", f"The command payload is not valid JSON: {error}.") from None
 
 
-def routes(ctx: Any, registry: Registry, invoker: MethodInvoker) -> list[BaseRoute]:
+def routes(ctx: HubContext, registry: Registry, invoker: MethodInvoker) -> list[BaseRoute]:
     async def get_digital_twin(request: Request) -> Response:
         twin = registry.get_twin(request.path_params["device_id"])
         return json_response(digital_twin(twin), headers={"ETag": f'"{twin["etag"]}"'})

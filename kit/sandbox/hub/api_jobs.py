@@ -6,7 +6,7 @@ success is 200 (the SDK accepts 200 or 204 for ``DELETE /jobs/{id}``; the job is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,8 +16,11 @@ from kit.sandbox.hub.http import hub_route, json_body, json_response
 from kit.sandbox.hub.import_export import ImportExportJobs
 from kit.sandbox.hub.jobs import JobScheduler
 
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
-def routes(ctx: Any, scheduler: JobScheduler, bulk_jobs: ImportExportJobs) -> list[BaseRoute]:
+
+def routes(ctx: HubContext, scheduler: JobScheduler, bulk_jobs: ImportExportJobs) -> list[BaseRoute]:
     async def create_job(request: Request) -> Response:
         return json_response(scheduler.create(request.path_params["job_id"], await json_body(request)))
 

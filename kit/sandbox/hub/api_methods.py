@@ -5,7 +5,7 @@ The answer is 200 with the device's ``{"status", "payload"}`` (see ``methods`` f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,8 +14,11 @@ from starlette.routing import BaseRoute
 from kit.sandbox.hub.http import hub_route, json_body, json_response
 from kit.sandbox.hub.methods import MethodInvoker, method_call_from_body
 
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
-def routes(ctx: Any, invoker: MethodInvoker) -> list[BaseRoute]:
+
+def routes(ctx: HubContext, invoker: MethodInvoker) -> list[BaseRoute]:
     async def invoke(request: Request) -> Response:
         params = request.path_params
         call = method_call_from_body(await json_body(request))

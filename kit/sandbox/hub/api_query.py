@@ -7,7 +7,7 @@ is computed once per request and its result list is paged. The parsing and evalu
 (``kit.sandbox.hub.query``); a ``QueryError`` answers 400 ArgumentInvalid with the real hub's generic message, which
 names no position (MicrosoftDocs/azure-docs#110329); ``kit.twins.query_help`` finds the position on the client side.
 
-Sources by FROM name live in ``ctx.services["query_collections"]``: a provider is ``callable(after_rowid) ->
+Sources by FROM name live in ``ctx.collections``: a provider is ``callable(after_rowid) ->
 iterator[(rowid, doc)]`` in rowid order. ``devices`` and ``devices.modules`` are served straight from the registry
 tables (with the SQL pre-filter), seen through the query lag (``query_lag``: a twin written in the last seconds is
 seen as it was before); other parts add theirs (``devices.jobs``).
@@ -20,8 +20,8 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,18 +33,19 @@ from kit.sandbox.hub.query import Query, QueryError, parse
 from kit.sandbox.hub.query_lag import lagged
 from kit.sandbox.hub.registry import Registry
 
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
+
 MAX_PAGE = 100
 INVALID_QUERY = "The query is invalid. Please check the format of the query and try again."
 TABLES = {"devices": "hub_devices", "devices.modules": "hub_modules"}
-Provider = Callable[[int], Iterator[tuple[int, dict]]]
 
 
-def register_collections(ctx: Any, registry: Registry) -> None:
+def register_collections(ctx: HubContext, registry: Registry) -> None:
     """Publish the registry tables as FROM sources (``devices``, ``devices.modules``) for the query endpoint."""
     parse("SELECT * FROM devices")  # build the grammar now, not during a learner's first query
-    collections: dict[str, Provider] = ctx.services.setdefault("query_collections", {})
     for name, table in TABLES.items():
-        collections[name] = lambda after, table=table: (
+        ctx.collections[name] = lambda after, table=table: (
             (rowid, json.loads(text)) for rowid, text in registry.twin_rows(table, after))
 
 
@@ -85,7 +86,7 @@ def parsed(text: str) -> Query:
     return parse(text)
 
 
-def _rows(ctx: Any, registry: Registry, query: Any, after: int, batch: int = 256,
+def _rows(ctx: HubContext, registry: Registry, query: Any, after: int, batch: int = 256,
           documents: bool = True) -> Iterator[tuple[int, str | None, dict | None]]:
     """(rowid, stored text or None, document) of the query's source after ``after``; with ``documents`` False the
     stored rows are not parsed (None), for a query that neither filters nor projects them."""
@@ -99,14 +100,14 @@ def _rows(ctx: Any, registry: Registry, query: Any, after: int, batch: int = 256
         for rowid, text in rows:
             yield rowid, text, json.loads(text) if documents else None
         return
-    provider = ctx.services.get("query_collections", {}).get(query.source)
+    provider = ctx.collections.get(query.source)
     if provider is None:
         raise argument_invalid(f"Querying {query.source} is not available on this hub.")
     for rowid, doc in provider(after):
         yield rowid, None, doc
 
 
-def aggregate(ctx: Any, registry: Registry, query: Query) -> list[dict]:
+def aggregate(ctx: HubContext, registry: Registry, query: Query) -> list[dict]:
     """An aggregate's rows: COUNT()-only queries the SQL plan can express are counted by SQLite over the generated
     columns (seen through the query lag like every query); everything else streams every document through the
     engine."""
@@ -120,7 +121,8 @@ def aggregate(ctx: Any, registry: Registry, query: Query) -> list[dict]:
     return query.aggregate_counts(registry.count_groups(table, plan, excluded=replaced), older)
 
 
-def run_page(ctx: Any, registry: Registry, text: str, size: int, token: str | None) -> tuple[str, str, str | None]:
+def run_page(ctx: HubContext, registry: Registry, text: str, size: int,
+             token: str | None) -> tuple[str, str, str | None]:
     """One page of a query: (JSON array text, item type, continuation token or None)."""
     try:
         query = parsed(text)
@@ -157,7 +159,7 @@ def run_page(ctx: Any, registry: Registry, text: str, size: int, token: str | No
     return "[" + ",".join(items) + "]", query.item_type, token_out
 
 
-def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
+def routes(ctx: HubContext, registry: Registry) -> list[BaseRoute]:
     async def query_devices(request: Request) -> Response:
         body = await json_body(request)
         text = body.get("query")

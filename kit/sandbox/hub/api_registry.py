@@ -3,7 +3,7 @@ device PUT answers 200 only, module PUT 200 or 201, deletes 204)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,8 +13,11 @@ from kit.sandbox.hub.bulk import bulk_update
 from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response, no_content, top_parameter
 from kit.sandbox.hub.registry import Registry
 
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
-def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
+
+def routes(ctx: HubContext, registry: Registry) -> list[BaseRoute]:
     async def list_devices(request: Request) -> Response:
         return json_response(registry.list_devices(top_parameter(request)))
 

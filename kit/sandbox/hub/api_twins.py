@@ -5,7 +5,7 @@ A desired-property change reaches the simulated devices through the registry (``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,8 +14,11 @@ from starlette.routing import BaseRoute
 from kit.sandbox.hub.http import hub_route, if_match, json_body, json_response, raw_json_response
 from kit.sandbox.hub.registry import Registry
 
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
-def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
+
+def routes(ctx: HubContext, registry: Registry) -> list[BaseRoute]:
     async def get_twin(request: Request) -> Response:
         params = request.path_params
         return raw_json_response(registry.twin_text(params["device_id"], params.get("module_id")))

@@ -25,13 +25,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kit.sandbox import bearer, rbac
 from kit.sandbox.bearer import BearerError
 from kit.sandbox.hub import sas
 from kit.sandbox.hub.errors import HubError
 from kit.sandbox.hub.permissions import Permission
+
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
 AUDIENCE = "https://iothubs.azure.net"
 
@@ -50,10 +53,6 @@ def _unauthorized(message: str) -> HubError:
     return HubError(401, "IotHubUnauthorizedAccess", message)
 
 
-def _services(ctx: Any) -> dict[str, Any]:
-    return ctx.services.setdefault("hub_auth", {})
-
-
 class _Decisions:
     """Answers the database gave, valid while it is unchanged and until the next assignment applies."""
 
@@ -62,7 +61,7 @@ class _Decisions:
         self._generation: Any = None
         self._until = -math.inf
 
-    def answer(self, ctx: Any, question: Any, ask: Callable[[], Any]) -> Any:
+    def answer(self, ctx: HubContext, question: Any, ask: Callable[[], Any]) -> Any:
         generation = ctx.db.generation()
         now = time.time()
         if generation != self._generation or now >= self._until:
@@ -74,14 +73,19 @@ class _Decisions:
         return self._answers[question]
 
 
-def _decided(ctx: Any, question: Any, ask: Callable[[], Any]) -> Any:
-    decisions = _services(ctx).get("decisions")
-    if decisions is None:
-        decisions = _services(ctx)["decisions"] = _Decisions()
-    return decisions.answer(ctx, question, ask)
+@dataclass
+class AuthState:
+    """What the hub's checks remember (``HubContext.auth``): decisions, and the shared access policies."""
+
+    decisions: _Decisions = field(default_factory=_Decisions)
+    policies: dict[str, sas.Policy] | None = None
 
 
-def _bearer_message(error: BearerError, ctx: Any) -> str:
+def _decided(ctx: HubContext, question: Any, ask: Callable[[], Any]) -> Any:
+    return ctx.auth.decisions.answer(ctx, question, ask)
+
+
+def _bearer_message(error: BearerError, ctx: HubContext) -> str:
     """The sandbox's explanation of a refused token, in the hub's 401 (the real wording is UNCONFIRMED)."""
     messages = {
         "not_jwt": "The bearer token is not a JWT. Send the access_token returned by Entra ID.",
@@ -101,15 +105,15 @@ def _bearer_message(error: BearerError, ctx: Any) -> str:
     return messages.get(error.reason, f"The bearer token was rejected: {error.detail}.")
 
 
-def verify_bearer(ctx: Any, token: str) -> Principal:
+def verify_bearer(ctx: HubContext, token: str) -> Principal:
     """Verify an Entra ID access token for the hub; return its principal."""
     try:
         claims = bearer.decode(ctx, token, (AUDIENCE, AUDIENCE + "/"))
     except BearerError as error:
         raise _unauthorized(_bearer_message(error, ctx)) from None
     oid = claims["oid"]
-    active = ctx.services.get("principal_active")
-    if active is not None and not _decided(ctx, ("active", oid), lambda: active(oid)):
+    directory = ctx.directory
+    if directory is not None and not _decided(ctx, ("active", oid), lambda: directory.principal_active(oid)):
         raise _unauthorized(
             f"Principal {oid} is disabled or no longer exists in the tenant. Its tokens are not accepted "
             "(the sandbox refuses them at once; real Entra ID stops issuing new ones and old ones expire within "
@@ -118,25 +122,25 @@ def verify_bearer(ctx: Any, token: str) -> Principal:
     return Principal("entra", oid, claims=claims)
 
 
-def _accepted_hosts(ctx: Any) -> tuple[str, ...]:
+def _accepted_hosts(ctx: HubContext) -> tuple[str, ...]:
     return (ctx.hub_host.lower(), f"127.0.0.1:{ctx.port}", f"[::1]:{ctx.port}")
 
 
-def verify_sas(ctx: Any, token: str) -> Principal:
+def verify_sas(ctx: HubContext, token: str) -> Principal:
     """The policy behind a SAS token, unless local authentication is disabled on the hub."""
-    state = _services(ctx)
+    state = ctx.auth
     if _decided(ctx, "local_auth_disabled", lambda: sas.local_auth_disabled(ctx.db)):
         raise _unauthorized(
             "Local authentication (shared access policies) is disabled on this hub (disableLocalAuth). "
             "Authenticate with Microsoft Entra ID instead."
         )
-    if "policies" not in state:
-        state["policies"] = sas.load_policies(ctx.db)
-    policy = sas.verify(state["policies"], token, _accepted_hosts(ctx))
+    if state.policies is None:
+        state.policies = sas.load_policies(ctx.db)
+    policy = sas.verify(state.policies, token, _accepted_hosts(ctx))
     return Principal("sas", policy.name, rights=policy.rights)
 
 
-def authenticate(ctx: Any, authorization: str | None) -> Principal:
+def authenticate(ctx: HubContext, authorization: str | None) -> Principal:
     """Identify the caller from an ``Authorization`` value (REST header or AMQP CBS put-token body)."""
     value = (authorization or "").strip()
     if not value:
@@ -153,7 +157,7 @@ def authenticate(ctx: Any, authorization: str | None) -> Principal:
     )
 
 
-def authorize_permission(ctx: Any, principal: Principal, permission: Permission, method: str, path: str) -> None:
+def authorize_permission(ctx: HubContext, principal: Principal, permission: Permission, method: str, path: str) -> None:
     """Allow the call or raise the 401 the real hub answers."""
     if principal.kind == "sas":
         if not principal.rights.intersection(permission.sas_rights):
@@ -171,7 +175,7 @@ def authorize_permission(ctx: Any, principal: Principal, permission: Permission,
             )
 
 
-def authorize(ctx: Any, principal: Principal, data_action: str, method: str, path: str) -> None:
+def authorize(ctx: HubContext, principal: Principal, data_action: str, method: str, path: str) -> None:
     """Check one data action (e.g. ``Microsoft.Devices/IotHubs/cloudToDeviceMessages/send/action``)."""
     from kit.sandbox.hub.permissions import OPERATIONS
 

@@ -22,12 +22,15 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proton import Message
 
 from kit.sandbox.hub.errors import HubError, argument_invalid, not_found_device
 from kit.sandbox.hub.registry import Registry
+
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
 log = logging.getLogger("kit.sandbox.hub.c2d")
 
@@ -99,11 +102,11 @@ class FeedbackBatch:
 
 # -- the registry's view of a device ---------------------------------------------------------------------------------
 
-def _registry(ctx: Any) -> Registry:
-    return ctx.services["hub_registry"]
+def _registry(ctx: HubContext) -> Registry:
+    return ctx.registry
 
 
-def _identity(ctx: Any, device_id: str) -> dict[str, Any] | None:
+def _identity(ctx: HubContext, device_id: str) -> dict[str, Any] | None:
     try:
         return _registry(ctx).get_device(device_id)
     except HubError as error:
@@ -112,7 +115,7 @@ def _identity(ctx: Any, device_id: str) -> dict[str, Any] | None:
         raise
 
 
-def _count_pending(ctx: Any, device_id: str) -> None:
+def _count_pending(ctx: HubContext, device_id: str) -> None:
     """The device identity's cloudToDeviceMessageCount is the number of messages queued for it."""
     if _identity(ctx, device_id) is not None:
         _registry(ctx).set_cloud_to_device_count(device_id, pending_count(ctx, device_id))
@@ -152,7 +155,7 @@ def _expiry(message: Message, now: float) -> float:
     return float(expiry) if expiry else now + DEFAULT_TTL_S
 
 
-def enqueue(ctx: Any, message: Message, size: int) -> int:
+def enqueue(ctx: HubContext, message: Message, size: int) -> int:
     """Queue an AMQP message addressed ``to=/devices/{id}/messages/devicebound``; return its sequence number."""
     match = DEVICEBOUND_TO.match(message.address or "")
     if match is None:
@@ -186,14 +189,14 @@ def enqueue(ctx: Any, message: Message, size: int) -> int:
     return int(cursor.lastrowid)
 
 
-def pending_count(ctx: Any, device_id: str) -> int:
+def pending_count(ctx: HubContext, device_id: str) -> int:
     """Messages still queued for a device, the count the 50-message queue limit applies to."""
     return int(ctx.db.scalar("SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?", (device_id,)))
 
 
 # -- outcomes: completion by simulated devices, expiry, purge ------------------------------------------------------
 
-def _record_feedback(conn: Any, ctx: Any, row: Any, outcome: tuple[str, str], now: float) -> None:
+def _record_feedback(conn: Any, ctx: HubContext, row: Any, outcome: tuple[str, str], now: float) -> None:
     wanted = {"positive": (SUCCESS,), "negative": (EXPIRED, PURGED), "full": (SUCCESS, EXPIRED, PURGED)}
     if outcome not in wanted.get(row["ack"], ()):
         return
@@ -206,7 +209,7 @@ def _record_feedback(conn: Any, ctx: Any, row: Any, outcome: tuple[str, str], no
     )
 
 
-def _settle(ctx: Any, rows: list[Any], outcome: tuple[str, str], now: float) -> int:
+def _settle(ctx: HubContext, rows: list[Any], outcome: tuple[str, str], now: float) -> int:
     with ctx.db.transaction() as conn:
         for row in rows:
             _record_feedback(conn, ctx, row, outcome, now)
@@ -216,7 +219,7 @@ def _settle(ctx: Any, rows: list[Any], outcome: tuple[str, str], now: float) -> 
     return len(rows)
 
 
-def sweep(ctx: Any, now: float | None = None) -> dict[str, int]:
+def sweep(ctx: HubContext, now: float | None = None) -> dict[str, int]:
     """One round of the hub's housekeeping: devices take due messages, old messages and feedback expire."""
     now = time.time() if now is None else now
     expired = ctx.db.all("SELECT * FROM c2d_messages WHERE expires_at <= ?", (now,))
@@ -243,7 +246,7 @@ def sweep(ctx: Any, now: float | None = None) -> dict[str, int]:
     return {"completed": completed, "expired": dead}
 
 
-async def simulate_devices(ctx: Any) -> None:
+async def simulate_devices(ctx: HubContext) -> None:
     """Background work of the hub: connected devices complete their messages; expiry runs on time."""
     while True:
         try:
@@ -253,7 +256,7 @@ async def simulate_devices(ctx: Any) -> None:
         await asyncio.sleep(SWEEP_INTERVAL_S)
 
 
-def purge(ctx: Any, device_id: str) -> dict[str, Any]:
+def purge(ctx: HubContext, device_id: str) -> dict[str, Any]:
     """Drop every pending message of a device (``DELETE /devices/{id}/commands``)."""
     if _identity(ctx, device_id) is None:
         raise not_found_device(device_id)
@@ -272,7 +275,7 @@ def _lock_lost(lock_token: str) -> HubError:
     )
 
 
-def receive_feedback(ctx: Any, now: float | None = None) -> FeedbackBatch | None:
+def receive_feedback(ctx: HubContext, now: float | None = None) -> FeedbackBatch | None:
     """Lock the next feedback batch (a returned one first, else every new record), or None when there is none."""
     now = time.time() if now is None else now
     with ctx.db.transaction() as conn:
@@ -316,20 +319,20 @@ def _locked_batch(conn: Any, lock_token: str, now: float) -> int:
     return int(row["id"])
 
 
-def complete_feedback(ctx: Any, lock_token: str) -> None:
+def complete_feedback(ctx: HubContext, lock_token: str) -> None:
     """Delete a locked feedback batch for good."""
     with ctx.db.transaction() as conn:
         conn.execute("DELETE FROM c2d_feedback_batches WHERE id = ?", (_locked_batch(conn, lock_token, time.time()),))
 
 
-def abandon_feedback(ctx: Any, lock_token: str) -> None:
+def abandon_feedback(ctx: HubContext, lock_token: str) -> None:
     """Release the lock; the batch is handed out again by the next receive."""
     with ctx.db.transaction() as conn:
         batch_id = _locked_batch(conn, lock_token, time.time())
         conn.execute("UPDATE c2d_feedback_batches SET lock_token = NULL, locked_until = 0 WHERE id = ?", (batch_id,))
 
 
-def setup(ctx: Any) -> dict[str, Any]:
+def setup(ctx: HubContext) -> dict[str, Any]:
     ctx.db.ensure_schema(SCHEMA)
     ctx.background.append(lambda: simulate_devices(ctx))
     return {}

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +22,9 @@ from starlette.routing import Route
 from kit.sandbox.hub import auth, throttling
 from kit.sandbox.hub.errors import JSON_TYPE, HubError
 from kit.sandbox.hub.permissions import permission_for
+
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
 log = logging.getLogger("kit.sandbox.hub")
 
@@ -45,7 +48,7 @@ def check_api_version(request: Request) -> None:
 HUB_SERVER = "Microsoft-HTTPAPI/2.0"
 
 
-def hub_route(ctx: Any, method: str, path: str, handler: Handler) -> Route:
+def hub_route(ctx: HubContext, method: str, path: str, handler: Handler) -> Route:
     """A route for ``method path`` guarded by api-version, authentication and the operation's permission."""
     permission = permission_for(method, path)
     operation = throttling.OPERATION_CLASSES.get((method, path))

@@ -9,7 +9,7 @@ UNCONFIRMED: the exact header the real service uses for the feedback lock token.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,8 +18,11 @@ from starlette.routing import BaseRoute
 from kit.sandbox.hub import c2d
 from kit.sandbox.hub.http import hub_route, json_response, no_content, parse_etag
 
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
-def routes(ctx: Any) -> list[BaseRoute]:
+
+def routes(ctx: HubContext) -> list[BaseRoute]:
     async def receive_feedback(request: Request) -> Response:
         batch = c2d.receive_feedback(ctx)
         if batch is None:

@@ -4,7 +4,7 @@ The real hub's statistics lag by minutes; the sandbox's are exact (a documented 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,8 +13,11 @@ from starlette.routing import BaseRoute
 from kit.sandbox.hub.http import hub_route, json_response
 from kit.sandbox.hub.registry import Registry
 
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
-def routes(ctx: Any, registry: Registry) -> list[BaseRoute]:
+
+def routes(ctx: HubContext, registry: Registry) -> list[BaseRoute]:
     async def devices(request: Request) -> Response:
         return json_response(registry.statistics())
 

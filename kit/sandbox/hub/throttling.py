@@ -27,11 +27,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kit.sandbox.db import Database
 from kit.sandbox.hub import job_store, realism, sku
 from kit.sandbox.hub.errors import HubError
+
+if TYPE_CHECKING:
+    from kit.sandbox.hub.context import HubContext
 
 SHAPING_WINDOW_S = 3.0  # how much queueing traffic shaping absorbs before answering 429 (UNCONFIRMED)
 METHOD_METER_BYTES = 4 * 1024
@@ -220,14 +223,12 @@ class Throttle:
             return wait
 
 
-def services(ctx: Any) -> tuple[realism.Live, Throttle]:
-    """The running hub's knobs and throttle (made on first use, shared by every route and the AMQP listener)."""
-    knobs = ctx.services.get("hub_realism") or ctx.services.setdefault("hub_realism", realism.Live(ctx.db))
-    throttle = ctx.services.get("hub_throttle") or ctx.services.setdefault("hub_throttle", Throttle())
-    return knobs, throttle
+def services(ctx: HubContext) -> tuple[realism.Live, Throttle]:
+    """The running hub's knobs and throttle (shared by every route and the AMQP listener)."""
+    return ctx.realism, ctx.throttle
 
 
-def admit_blocking(ctx: Any, operation: str, cost: float = 1) -> None:
+def admit_blocking(ctx: HubContext, operation: str, cost: float = 1) -> None:
     """Admit a request handled outside the event loop (AMQP): wait out traffic shaping here, or raise the 429."""
     knobs, throttle = services(ctx)
     if knobs["throttling"]:

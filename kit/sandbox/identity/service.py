@@ -31,7 +31,8 @@ OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 
 @dataclass
 class IdentityService:
-    """Everything the Entra endpoints share: the directory, the signing keys and the pending device codes."""
+    """Everything the Entra endpoints share: the directory, the signing keys and the pending device codes. It is the
+    ``kit.sandbox.context.Directory`` the other sides check tokens and callers with."""
 
     state_dir: Path
     db: Database
@@ -39,6 +40,7 @@ class IdentityService:
     external_key: SigningKey
     external_issuer: str
     identity_header: str
+    tenant_id: str
     device_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def tenant(self, segment: str) -> directory.Tenant:
@@ -51,8 +53,14 @@ class IdentityService:
         return tenant
 
     def jwks(self) -> dict[str, Any]:
-        """The Entra JWKS, published to the hub side through ``ctx.services["entra_jwks"]``."""
+        """The Entra JWKS (also what the hub, Graph and ARM verify tokens with)."""
         return {"keys": [self.entra_key.jwk()]}
+
+    def principal_active(self, object_id: str) -> bool:
+        return directory.principal_active(self.db, object_id)
+
+    def principal_type(self, object_id: str) -> str | None:
+        return directory.principal_type(self.db, object_id)
 
     def access_token(self, tenant_id: str, object_id: str, app_id: str, appidacr: str, resource: str,
                      **extra: Any) -> str:
@@ -102,7 +110,9 @@ def known_resource(resource: str, tenant: directory.Tenant) -> str:
 
 
 def service_of(request: Request) -> IdentityService:
-    return request.app.state.ctx.services["identity"]
+    """The identity side's service, which it set as the running sandbox's ``directory``."""
+    service: IdentityService = request.app.state.ctx.directory
+    return service
 
 
 def entra_endpoint(

@@ -1,8 +1,8 @@
 """Wiring of the identity side into the server (Entra ID's v2.0 endpoints for a backend service).
 
-``setup`` prepares the directory (seeded on the first start), the signing keys and the projected federated token,
-publishes what the hub, Graph and ARM sides need (``entra_jwks``, ``hub_tenant_id``, ``principal_active``,
-``principal_type``) and returns the identity fields of ``connection.json``. ``routes`` lists the endpoints: OIDC
+``start`` prepares the directory (seeded on the first start), the signing keys and the projected federated token,
+offers the hub, Graph and ARM its keys, tenant and principal lookups (``ctx.directory``, a
+``kit.sandbox.context.Directory``) and returns the identity fields of ``connection.json`` with the endpoints: OIDC
 discovery and JWKS, the token endpoint, device code, managed identity, and the built-in external issuer.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
+from kit.sandbox.context import SandboxContext
 from kit.sandbox.identity import (
     device_code,
     directory,
@@ -27,7 +28,7 @@ from kit.sandbox.identity.service import IdentityService
 DEFAULT_FIC_NAME = "workshop-backend"
 
 
-def setup(ctx: Any) -> dict[str, Any]:
+def start(ctx: SandboxContext) -> tuple[dict[str, Any], list[BaseRoute]]:
     db = directory.open_directory(ctx.db)
     seeded = seed.ensure_seeded(ctx.state_dir, db)
     issuer = external_issuer.issuer_url(ctx.base_url)
@@ -38,18 +39,12 @@ def setup(ctx: Any) -> dict[str, Any]:
     service = IdentityService(
         state_dir=ctx.state_dir, db=db, entra_key=issuance.entra_signing_key(ctx.state_dir),
         external_key=external_issuer.signing_key(ctx.state_dir), external_issuer=issuer,
-        identity_header=seeded.identity_header,
+        identity_header=seeded.identity_header, tenant_id=seeded.tenant.tenant_id,
     )
     token_file = external_issuer.write_token_file(ctx.state_dir, service.external_key, issuer)
     ctx.background.append(external_issuer.rotation(ctx.state_dir, service.external_key, issuer))
-    ctx.services.update({
-        "identity": service,
-        "entra_jwks": service.jwks,
-        "hub_tenant_id": seeded.tenant.tenant_id,
-        "principal_active": lambda object_id: directory.principal_active(db, object_id),
-        "principal_type": lambda object_id: directory.principal_type(db, object_id),
-    })
-    return {
+    ctx.directory = service
+    fields = {
         "tenant_id": seeded.tenant.tenant_id,
         "tenant_domain": seeded.tenant.domain,
         "authority_host": ctx.base_url,
@@ -64,13 +59,10 @@ def setup(ctx: Any) -> dict[str, Any]:
         "admin_client_id": seeded.admin_app.client_id,
         "admin_client_secret": seeded.admin_secret,
     }
-
-
-def routes(ctx: Any) -> list[BaseRoute]:
-    return [
+    return fields, [
         *discovery.routes(),
         *token_endpoint.routes(),
         *device_code.routes(),
         *managed_identity.routes(),
-        *external_issuer.routes(ctx.services["identity"].external_key),
+        *external_issuer.routes(service.external_key),
     ]

@@ -116,7 +116,7 @@ def test_cloud_to_device_sends_wait_then_are_refused(tmp_path):
     queues briefly, then refuses (the AMQP link reports the 429)."""
     db = Database.in_state_dir(tmp_path)
     try:
-        ctx = SimpleNamespace(services={}, db=db)
+        ctx = SimpleNamespace(realism=realism.Live(db), throttle=throttling.Throttle(), db=db)
         for _ in range(100):
             throttling.admit_blocking(ctx, throttling.C2D_SENDS)
         started = time.monotonic()
