@@ -19,7 +19,7 @@ import pytest
 
 from kit.sandbox import process
 from kit.sandbox.db import Database
-from kit.sandbox.hub import realism
+from kit.sandbox.hub.limits import realism
 from kit.sandbox.paths import DATABASE_FILE, STATE_DIR_ENV
 from kit.settings import SETTINGS_FILE_ENV
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import uvicorn
 
 from kit.sandbox.connection import LOOPBACK
-from kit.sandbox.hub.errors import JSON_TYPE
-from kit.sandbox.hub.http import HUB_SERVER
+from kit.sandbox.hub.transport.errors import JSON_TYPE
+from kit.sandbox.hub.transport.http import HUB_SERVER
 from kit.sandbox.server import bind_socket
 
 

@@ -26,7 +26,7 @@ from azure.iot.hub import IoTHubRegistryManager
 from kit import clients, explore
 from kit.credentials import sandbox_kwargs
 from kit.sandbox import process
-from kit.sandbox.hub import realism
+from kit.sandbox.hub.limits import realism
 
 os.environ.setdefault("KIT_PROGRESS", "text")
 

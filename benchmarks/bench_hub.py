@@ -34,8 +34,9 @@ from kit import clients
 from kit.sandbox import process
 from kit.sandbox.connection import Connection
 from kit.sandbox.db import Database
-from kit.sandbox.hub import fleet, realism
-from kit.sandbox.hub.registry import Registry
+from kit.sandbox.hub.devices import fleet
+from kit.sandbox.hub.devices.registry import Registry
+from kit.sandbox.hub.limits import realism
 
 FLOOR = Path(__file__).with_name("asgi_floor.py")
 TWIN_ID = "sim-000500"

@@ -31,7 +31,7 @@ from msrest.exceptions import HttpOperationError
 from kit import clients
 from kit.sandbox import process
 from kit.sandbox.connection import Connection
-from kit.sandbox.hub import realism
+from kit.sandbox.hub.limits import realism
 
 SCOPE = "https://iothubs.azure.net/.default"
 SEEDED_DEVICE = "thermostat-a-1"  # a simulated thermostat: online, answers getMaxMinReport

@@ -21,7 +21,7 @@ from azure.iot.hub import IoTHubRegistryManager
 
 from kit import clients
 from kit.sandbox import process
-from kit.sandbox.hub import realism
+from kit.sandbox.hub.limits import realism
 
 # The seeded thermostats are online: they take their messages, so the 50-message queue limit is never reached.
 DEVICES = [f"thermostat-{building}-{number}" for building in "abc" for number in (1, 2)]

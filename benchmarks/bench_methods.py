@@ -23,8 +23,9 @@ from kit import clients
 from kit.credentials import sandbox_kwargs
 from kit.sandbox import process
 from kit.sandbox.db import Database
-from kit.sandbox.hub import fleet, realism
-from kit.sandbox.hub.registry import Registry
+from kit.sandbox.hub.devices import fleet
+from kit.sandbox.hub.devices.registry import Registry
+from kit.sandbox.hub.limits import realism
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from kit.sandbox.hub.permissions import OPERATIONS
+from kit.sandbox.hub.security.permissions import OPERATIONS
 from kit.sandbox.rbac import BUILT_IN_ROLES, Role
 
 __all__ = [

@@ -23,7 +23,7 @@ from azure.identity import ClientSecretCredential
 from kit.sandbox import process, rbac
 from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
 from kit.sandbox.db import Database
-from kit.sandbox.hub import realism
+from kit.sandbox.hub.limits import realism
 from kit.sandbox.paths import TLS_DIR, resolve_state_dir
 from tests.reliability.reporting import SANDBOX_FOLDERS
 

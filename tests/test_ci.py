@@ -18,7 +18,7 @@ import pytest
 from kit.sandbox.connection import AMQP_REQUIRED_ENV, amqp_required
 
 REPO = Path(__file__).resolve().parents[1]
-C2D_TEST = "tests/sandbox/hub/test_c2d.py::test_send_with_connection_string_and_positive_ack"
+C2D_TEST = "tests/sandbox/hub/devices/test_c2d.py::test_send_with_connection_string_and_positive_ack"
 C2D_NOTEBOOK = "notebooks/10_methods_messages_and_digital_twins.ipynb"
 # Run in the new namespace: bring loopback up (what `ip link set lo up` does, without needing iproute2), hold port
 # 5671 when asked, then run the command given and exit with its code.

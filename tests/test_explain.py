@@ -153,7 +153,7 @@ def codes_the_sandbox_sends() -> set[str]:
     """Every AADSTS code and error name the sandbox can answer with (Entra ID, IoT Hub, Graph, ARM), read from its
     own error modules (every ``Aadsts`` and ``ERROR_NUMBERS`` entry) and from each error it constructs in its
     source, so a code added anywhere is caught."""
-    from kit.sandbox.hub.errors import ERROR_NUMBERS
+    from kit.sandbox.hub.transport.errors import ERROR_NUMBERS
     from kit.sandbox.identity import errors as identity_errors
 
     codes = {f"AADSTS{value.code}" for value in vars(identity_errors).values()

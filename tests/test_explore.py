@@ -18,7 +18,7 @@ from azure.iot.hub.models import Twin, TwinProperties
 from kit import clients, explore, progress
 from kit.explore import fleet
 from kit.sandbox.connection import Connection
-from kit.sandbox.hub.api_query import INVALID_QUERY
+from kit.sandbox.hub.routes.query import INVALID_QUERY
 
 DEVICES = 12
 

@@ -20,8 +20,8 @@ CONTROL_PLANE = ("graph", "arm")  # views over both sides' stores: they may read
 WIRING = {"kit.sandbox.server", "kit.sandbox.cli", "kit.sandbox.__main__"}  # the top that joins the sides
 LEARNER_MODULES = sorted(
     {f"kit.{path.stem}" for path in KIT.glob("*.py") if path.stem != "__init__"} | {"kit.admin", "kit.explore"})
-NEVER_FOR_LEARNERS = ("kit.sandbox.server", "kit.sandbox.hub.amqp", "kit.sandbox.hub.query", "kit.sandbox.hub.side",
-                      "kit.sandbox.identity.side", "starlette", "uvicorn", "proton", "lark")
+NEVER_FOR_LEARNERS = ("kit.sandbox.server", "kit.sandbox.hub.transport.amqp", "kit.sandbox.hub.query",
+                      "kit.sandbox.hub.side", "kit.sandbox.identity.side", "starlette", "uvicorn", "proton", "lark")
 
 
 def module_name(path: Path) -> str:

@@ -9,7 +9,7 @@ from azure.iot.hub.models import QuerySpecification
 from msrest.exceptions import HttpOperationError
 
 from kit import clients, twins
-from kit.sandbox.hub import realism
+from kit.sandbox.hub.limits import realism
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from schemathesis import Response
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from kit.sandbox.hub.http import API_VERSION
+from kit.sandbox.hub.transport.http import API_VERSION
 
 OPENAPI_DOCUMENT = Path(__file__).with_name("iothub-dataplane-2021-04-12.json")
 PINNED_DEVICE = "thermostat-a-1"  # seeded, online, answers direct methods

@@ -29,7 +29,7 @@ from nbclient import NotebookClient
 
 from kit.sandbox.connection import Connection
 from kit.sandbox.db import Database
-from kit.sandbox.hub import sas
+from kit.sandbox.hub.security import sas
 from kit.sandbox.paths import DATABASE_FILE, LOG_FILE, SECRETS_DIR, STATE_DIR_ENV, TLS_DIR
 from kit.settings import SETTINGS_FILE_ENV
 from tests import notebook_runs

@@ -33,16 +33,16 @@ from kit.sandbox import rbac
 from kit.sandbox.connection import Connection, amqp_required
 from kit.sandbox.context import SandboxContext
 from kit.sandbox.db import Database
-from kit.sandbox.hub import amqp
 from kit.sandbox.hub.context import HubContext
-from kit.sandbox.hub.registry import Registry
+from kit.sandbox.hub.devices.registry import Registry
+from kit.sandbox.hub.transport import amqp
 from kit.sandbox.identity import directory, external_issuer
 from kit.sandbox.identity.issuance import entra_signing_key, mint_access_token, sign, sts_issuer
 from kit.sandbox.identity.service import IdentityService
 from kit.sandbox.tls import ensure_tls
 from tests.reliability.reporting import report, table
 from tests.sandbox.hub.conftest import error_code
-from tests.sandbox.hub.test_amqp import Cbs, connect, free_port
+from tests.sandbox.hub.transport.test_amqp import Cbs, connect, free_port
 
 SECTION = "token negatives (REST and AMQP)"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"

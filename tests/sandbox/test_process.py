@@ -18,7 +18,7 @@ from azure.identity import ClientSecretCredential
 
 from kit.sandbox import process
 from kit.sandbox.connection import load_connection
-from kit.sandbox.hub.http import API_VERSION
+from kit.sandbox.hub.transport.http import API_VERSION
 from kit.sandbox.paths import TLS_DIR
 
 SCOPE = "https://iothubs.azure.net/.default"

@@ -58,12 +58,12 @@ from tests.sandbox.hub.conftest import (
     new_id,
     token_registry,
 )
-from tests.sandbox.hub.test_c2d import ONLINE_DEVICE, drain_feedback, wait_for_feedback
-from tests.sandbox.hub.test_digital_twins import THERMOSTAT as PNP_THERMOSTAT
-from tests.sandbox.hub.test_digital_twins import controller
-from tests.sandbox.hub.test_import_export import finished
-from tests.sandbox.hub.test_methods import ONLINE as ONLINE_FOR_METHODS
-from tests.sandbox.hub.test_methods import call as method_call
+from tests.sandbox.hub.devices.test_c2d import ONLINE_DEVICE, drain_feedback, wait_for_feedback
+from tests.sandbox.hub.devices.test_digital_twins import THERMOSTAT as PNP_THERMOSTAT
+from tests.sandbox.hub.devices.test_digital_twins import controller
+from tests.sandbox.hub.devices.test_methods import ONLINE as ONLINE_FOR_METHODS
+from tests.sandbox.hub.devices.test_methods import call as method_call
+from tests.sandbox.hub.jobs.test_import_export import finished
 
 NEVER = datetime(1, 1, 1)  # msrest's reading of the hub's "0001-01-01T00:00:00"
 THUMBPRINTS = ("A" * 40, "B" * 40)

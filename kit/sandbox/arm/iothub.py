@@ -21,9 +21,11 @@ from kit.sandbox import resource
 from kit.sandbox.arm.http import ArmError, authorize, json_body, reply
 from kit.sandbox.context import SandboxContext
 from kit.sandbox.db import Database
-from kit.sandbox.hub import job_store, sas, sku
-from kit.sandbox.hub.http import parse_etag
-from kit.sandbox.hub.permissions import DEVICE_CONNECT, REGISTRY_READ, REGISTRY_WRITE, SERVICE_CONNECT
+from kit.sandbox.hub.jobs import store as job_store
+from kit.sandbox.hub.limits import sku
+from kit.sandbox.hub.security import sas
+from kit.sandbox.hub.security.permissions import DEVICE_CONNECT, REGISTRY_READ, REGISTRY_WRITE, SERVICE_CONNECT
+from kit.sandbox.hub.transport.http import parse_etag
 from kit.sandbox.resource import HubResource
 
 API_VERSIONS = ("2023-06-30", "2023-06-30-preview", "2019-07-01-preview", "2019-03-22")

@@ -21,9 +21,12 @@ import time
 from kit.sandbox.cli import add_state_dir, print_json
 from kit.sandbox.connection import load_connection
 from kit.sandbox.db import Database
-from kit.sandbox.hub import fleet, job_store, realism, sas, sku, temperature_controller, throttling
-from kit.sandbox.hub.errors import HubError
-from kit.sandbox.hub.registry import Registry
+from kit.sandbox.hub.devices import fleet, temperature_controller
+from kit.sandbox.hub.devices.registry import Registry
+from kit.sandbox.hub.jobs import store as job_store
+from kit.sandbox.hub.limits import realism, sku, throttling
+from kit.sandbox.hub.security import sas
+from kit.sandbox.hub.transport.errors import HubError
 from kit.sandbox.paths import private_dir, resolve_state_dir
 
 

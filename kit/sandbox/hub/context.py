@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 
 from kit.sandbox.context import SandboxContext
-from kit.sandbox.hub import realism
-from kit.sandbox.hub.auth import AuthState
-from kit.sandbox.hub.registry import Registry
-from kit.sandbox.hub.throttling import Throttle
+from kit.sandbox.hub.devices.registry import Registry
+from kit.sandbox.hub.limits import realism
+from kit.sandbox.hub.limits.throttling import Throttle
+from kit.sandbox.hub.security.auth import AuthState
 
 Provider = Callable[[int], Iterator[tuple[int, dict]]]  # a FROM source: after_rowid -> (rowid, document) pairs
 

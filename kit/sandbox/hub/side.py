@@ -14,30 +14,28 @@ from starlette.routing import BaseRoute
 
 from kit.sandbox import rbac, resource
 from kit.sandbox.context import SandboxContext
-from kit.sandbox.hub import (
-    amqp,
-    api_configurations,
-    api_digital_twins,
-    api_jobs,
-    api_methods,
-    api_query,
-    api_registry,
-    api_twins,
-    c2d,
-    fleet,
-    routes_messages,
-    sas,
-    statistics,
-    temperature_controller,
-)
-from kit.sandbox.hub.configurations import ConfigurationStore
 from kit.sandbox.hub.context import HubContext
-from kit.sandbox.hub.import_export import ImportExportJobs
-from kit.sandbox.hub.jobs import JobScheduler
-from kit.sandbox.hub.methods import MethodInvoker
-from kit.sandbox.hub.query_lag import TwinHistory
-from kit.sandbox.hub.registry import Registry
-from kit.sandbox.hub.simulator import Simulator
+from kit.sandbox.hub.devices import c2d, fleet, temperature_controller
+from kit.sandbox.hub.devices.configurations import ConfigurationStore
+from kit.sandbox.hub.devices.methods import MethodInvoker
+from kit.sandbox.hub.devices.registry import Registry
+from kit.sandbox.hub.devices.simulator import Simulator
+from kit.sandbox.hub.jobs.import_export import ImportExportJobs
+from kit.sandbox.hub.jobs.scheduler import JobScheduler
+from kit.sandbox.hub.limits.query_lag import TwinHistory
+from kit.sandbox.hub.routes import (
+    configurations,
+    devices,
+    digital_twins,
+    jobs,
+    messages,
+    methods,
+    query,
+    statistics,
+    twins,
+)
+from kit.sandbox.hub.security import sas
+from kit.sandbox.hub.transport import amqp
 
 
 def start(shared: SandboxContext) -> tuple[dict[str, Any], list[BaseRoute]]:
@@ -51,7 +49,7 @@ def start(shared: SandboxContext) -> tuple[dict[str, Any], list[BaseRoute]]:
     registry.on_desired_change(simulator.acknowledge)
     ctx.on_stop.append(simulator.disconnect_all)
     ctx.background.append(simulator.run)
-    api_query.register_collections(ctx, registry)
+    query.register_collections(ctx, registry)
     c2d.setup(ctx)
     temperature_controller.register()
     invoker = MethodInvoker(registry)
@@ -60,24 +58,24 @@ def start(shared: SandboxContext) -> tuple[dict[str, Any], list[BaseRoute]]:
     ctx.background.append(scheduler.resume)
     bulk_jobs = ImportExportJobs(registry, ctx.state_dir)
     bulk_jobs.fail_interrupted()
-    configurations = ConfigurationStore(registry, ctx.collections)
+    configurations_store = ConfigurationStore(registry, ctx.collections)
     fields = {"hub_connection_string": policies["iothubowner"].connection_string(ctx.hub_host),
               "hub_name": resource.hub_resource(ctx.db).name, **amqp.setup(ctx)}
-    return fields, route_table(ctx, invoker, scheduler, bulk_jobs, configurations)
+    return fields, route_table(ctx, invoker, scheduler, bulk_jobs, configurations_store)
 
 
 def route_table(ctx: HubContext, invoker: MethodInvoker, scheduler: JobScheduler, bulk_jobs: ImportExportJobs,
-                configurations: ConfigurationStore) -> list[BaseRoute]:
+                configurations_store: ConfigurationStore) -> list[BaseRoute]:
     """Every hub route, in the order Starlette tries them: the first whose path matches answers."""
     registry = ctx.registry
     return [
-        *api_query.routes(ctx, registry),  # before /devices/{device_id} so /devices/query is not a device id
-        *api_registry.routes(ctx, registry),
-        *api_twins.routes(ctx, registry),
+        *query.routes(ctx, registry),  # before /devices/{device_id} so /devices/query is not a device id
+        *devices.routes(ctx, registry),
+        *twins.routes(ctx, registry),
         *statistics.routes(ctx, registry),
-        *routes_messages.routes(ctx),
-        *api_methods.routes(ctx, invoker),
-        *api_jobs.routes(ctx, scheduler, bulk_jobs),
-        *api_configurations.routes(ctx, configurations),
-        *api_digital_twins.routes(ctx, registry, invoker),
+        *messages.routes(ctx),
+        *methods.routes(ctx, invoker),
+        *jobs.routes(ctx, scheduler, bulk_jobs),
+        *configurations.routes(ctx, configurations_store),
+        *digital_twins.routes(ctx, registry, invoker),
     ]

@@ -20,8 +20,10 @@ from azure.iot.hub.sastoken import SasToken
 from kit import clients
 from kit.sandbox.connection import Connection
 from kit.sandbox.db import Database
-from kit.sandbox.hub import job_store, realism, sas, sku
-from kit.sandbox.hub.http import API_VERSION
+from kit.sandbox.hub.jobs import store as job_store
+from kit.sandbox.hub.limits import realism, sku
+from kit.sandbox.hub.security import sas
+from kit.sandbox.hub.transport.http import API_VERSION
 
 
 def credential_for(conn: Connection, client_id: str, secret: str) -> ClientSecretCredential:

@@ -24,7 +24,7 @@ from kit import clients
 from kit.sandbox.connection import Connection
 from kit.sandbox.identity.issuance import ACCESS_TOKEN_LIFETIME_S
 from kit.sandbox.tls import ensure_tls
-from tests.sandbox.hub.test_amqp import Cbs, connect, devicebound
+from tests.sandbox.hub.transport.test_amqp import Cbs, connect, devicebound
 
 SHORT_S = 8
 SCOPE = "https://iothubs.azure.net/.default"

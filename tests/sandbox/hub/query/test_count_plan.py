@@ -9,9 +9,9 @@ import sqlite3
 import pytest
 
 from kit.sandbox.db import Database
-from kit.sandbox.hub.api_query import aggregate, run_page
+from kit.sandbox.hub.devices.registry import GENERATED, TAG_LEAVES, Registry
 from kit.sandbox.hub.query import parse
-from kit.sandbox.hub.registry import GENERATED, TAG_LEAVES, Registry
+from kit.sandbox.hub.routes.query import aggregate, run_page
 
 TAGS = [
     {"building": "b1", "floor": 1, "kind": "t"},
