@@ -39,9 +39,9 @@ EXPORTED = {
     },
     "kit.forms": {"HUB_RESOURCE_FIELDS", "SettingsForm", "settings_form"},
     "kit.magics": {"SandboxCommandError", "register_magic", "sandbox_command"},
-    "kit.progress": {
-        "MODE_ENV", "bar", "batches", "create_devices", "delete_devices", "mode", "new_device", "paging_callback",
-        "requests_a_widget_front_end", "wait_for_job"
+    "kit.progress": {"MODE_ENV", "Mode", "bar", "mode", "paging_callback", "requests_a_widget_front_end"},
+    "kit.bulk": {
+        "BULK_LIMIT", "BulkOutcome", "batches", "create_devices", "delete_devices", "new_device", "wait_for_job",
     },
     "kit.retry": {"call", "is_throttled", "suggested_wait"},
     "kit.session": {

@@ -15,7 +15,7 @@ from azure.identity import ClientSecretCredential
 from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import Twin, TwinProperties
 
-from kit import clients, explore, progress
+from kit import bulk, clients, explore
 from kit.explore import fleet
 from kit.sandbox.connection import Connection
 from kit.sandbox.hub.routes.query import INVALID_QUERY
@@ -36,9 +36,9 @@ def batch(registry) -> Iterator[str]:
     """Twelve devices tagged with a fresh batch name, deleted afterwards."""
     name = "explore-" + uuid.uuid4().hex[:6]
     ids = [f"{name}-{n:02d}" for n in range(DEVICES)]
-    progress.create_devices(registry, ids, tags={"batch": name}, chosen="text", file=io.StringIO())
+    bulk.create_devices(registry, ids, tags={"batch": name}, chosen="text", file=io.StringIO())
     yield name
-    progress.delete_devices(registry, ids, chosen="text", file=io.StringIO())
+    bulk.delete_devices(registry, ids, chosen="text", file=io.StringIO())
 
 
 def run(explorer: explore.QueryExplorer, query: str):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kit import clients, credentials, progress
+from kit import bulk, clients, credentials
 from kit.sandbox.connection import Connection
 from kit.settings import Settings
 
@@ -25,9 +25,9 @@ def batch(sandbox: Connection) -> Iterator[str]:
     ids = [f"{name}-{n}" for n in range(DEVICES)]
     credential = credentials.build(Settings.from_sandbox(sandbox))
     with clients.closing(clients.registry_manager(sandbox.hub_host, credential)) as registry:
-        progress.create_devices(registry, ids, tags={"batch": name}, chosen="text", file=io.StringIO())
+        bulk.create_devices(registry, ids, tags={"batch": name}, chosen="text", file=io.StringIO())
         yield name
-        progress.delete_devices(registry, ids, chosen="text", file=io.StringIO())
+        bulk.delete_devices(registry, ids, chosen="text", file=io.StringIO())
 
 
 def test_explorer_shows_rows_and_the_hubs_error(lab, batch: str) -> None:

@@ -9,10 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 from azure.iot.hub import IoTHubRegistryManager
-from azure.iot.hub.models import QuerySpecification
+from azure.iot.hub.models import ExportImportDevice, QuerySpecification
 from msrest.exceptions import HttpOperationError
 
-from kit import progress, retry
+from kit import retry
+from kit.bulk import new_device
 from kit.sandbox.db import Database
 from kit.sandbox.hub.limits import realism, throttling
 from kit.sandbox.hub.transport.errors import HubError
@@ -57,8 +58,8 @@ def test_costs_of_bulk_and_methods():
 
 
 def bulk(registry: IoTHubRegistryManager, ids: list[str], mode: str = "create"):
-    entries = [progress.new_device(i) for i in ids] if mode == "create" else [
-        progress.ExportImportDevice(id=i, import_mode="delete") for i in ids]
+    entries = [new_device(i) for i in ids] if mode == "create" else [
+        ExportImportDevice(id=i, import_mode="delete") for i in ids]
     return registry.bulk_create_or_update_devices(entries)
 
 
