@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from azure.iot.hub import IoTHubConfigurationManager, IoTHubJobManager, IoTHubRegistryManager
+from azure.iot.hub import DigitalTwinClient, IoTHubConfigurationManager, IoTHubJobManager, IoTHubRegistryManager
 from azure.iot.hub.models import (
     Configuration,
     ConfigurationContent,
@@ -156,3 +156,11 @@ def test_a_configuration_is_acknowledged(sandbox: Connection, contributor_creden
             assert_acknowledged(token_registry, "thermostat-c-2", target)
         finally:
             manager.delete_configuration(config_id)
+
+
+def test_a_digital_twin_patch_is_acknowledged(sandbox: Connection, contributor_credential,
+                                              token_registry: IoTHubRegistryManager) -> None:
+    target = new_target()
+    twins = DigitalTwinClient.from_token_credential(sandbox.hub_host, contributor_credential)
+    twins.update_digital_twin("thermostat-a-1", [{"op": "add", "path": "/targetTemperature", "value": target}])
+    assert_acknowledged(token_registry, "thermostat-a-1", target)
