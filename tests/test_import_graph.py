@@ -47,7 +47,7 @@ def sandbox_modules() -> dict[str, set[str]]:
 def part_of(module: str) -> str:
     """``identity``, ``hub``, ``graph``, ``arm``, or ``shared`` for the modules at ``kit.sandbox``'s own level."""
     parts = module.split(".")
-    return parts[2] if len(parts) > 3 and parts[2] in SIDES + CONTROL_PLANE else "shared"
+    return parts[2] if len(parts) >= 3 and parts[2] in SIDES + CONTROL_PLANE else "shared"
 
 
 def test_both_sides_reach_role_assignments_through_the_shared_module() -> None:
