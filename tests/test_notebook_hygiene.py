@@ -13,7 +13,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+from tools.exercises import CHECK_TAG, EXERCISE_TAG, PLACEHOLDER_CALL
+
+FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
+# the learner notebooks and the solution versions of those with exercises (notebooks/solutions/)
+NOTEBOOKS = sorted(FOLDER.glob("*.ipynb")) + sorted((FOLDER / "solutions").glob("*.ipynb"))
 NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 # What exists only on the sandbox: its admin command line, its connection file, its managed-identity endpoint.
 SANDBOX_ONLY = re.compile(r"%sandbox|kit\.sandbox|session\.connection|prepare_managed_identity")
@@ -66,7 +70,7 @@ def convention_problems(notebook: nbformat.NotebookNode) -> list[str]:
         if markers & SKIP:
             found.append(f"code cell {index} is skipped under nbval ({', '.join(sorted(markers & SKIP))}): "
                          "a cell that does not run checks nothing")
-        if markers & EXPECTS_AN_ERROR:
+        if markers & EXPECTS_AN_ERROR and not unsolved_exercise(code_cells, index):
             following = code_cells[index + 1].source if index + 1 < len(code_cells) else ""
             if not CHECKS_THE_FAILURE.search(following):
                 found.append(f"the failure shown in code cell {index} is not followed by kit.checks.failed_with(...)")
@@ -77,6 +81,17 @@ def convention_problems(notebook: nbformat.NotebookNode) -> list[str]:
 EXPECTS_AN_ERROR = {"raises-exception", "nbval-raises-exception", "NBVAL_RAISES_EXCEPTION"}
 SKIP = {"nbval-skip", "NBVAL_SKIP"}
 CHECKS_THE_FAILURE = re.compile(r"^[^#\n]*\bkit\.checks\.failed_with\(", re.MULTILINE)
+
+
+def unsolved_exercise(code_cells: list[nbformat.NotebookNode], index: int) -> bool:
+    """An exercise cell of a learner notebook (its placeholder raises until the learner writes code) or the check
+    cell right after it: they fail on purpose, and the check itself says what is wrong (tools/exercises.py)."""
+    def exercise(cell: nbformat.NotebookNode) -> bool:
+        return EXERCISE_TAG in cell.metadata.get("tags", []) and PLACEHOLDER_CALL in cell.source
+
+    if CHECK_TAG in code_cells[index].metadata.get("tags", []):
+        return index > 0 and exercise(code_cells[index - 1])
+    return exercise(code_cells[index])
 
 
 def nbval_markers(cell: nbformat.NotebookNode) -> set[str]:
@@ -96,7 +111,7 @@ def guarded_cells(notebook: nbformat.NotebookNode) -> int:
     return sum(cell.cell_type == "code" and GUARD in cell.source for cell in notebook.cells)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: str(path.relative_to(FOLDER)))
 def test_notebook_is_committed_clean(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
@@ -104,7 +119,7 @@ def test_notebook_is_committed_clean(path: Path) -> None:
     assert problems(notebook) == []
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: str(path.relative_to(FOLDER)))
 def test_notebook_follows_the_course_conventions(path: Path) -> None:
     assert convention_problems(nbformat.read(path, as_version=4)) == []
 
@@ -179,13 +194,24 @@ def test_every_form_of_expecting_an_error_needs_a_check_after_it(failing: str, t
                                                tags=tags)) == []
 
 
+def test_only_an_unsolved_exercise_and_its_check_may_fail_without_failed_with() -> None:
+    notebook = course_notebook('import kit.exercises\nkit.exercises.write_here("98.1")', "kit.exercises.check_x(x)",
+                               "print('next')", tags=(EXERCISE_TAG, "raises-exception"))
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    code[2].metadata["tags"] = [CHECK_TAG, "raises-exception"]
+    assert convention_problems(notebook) == []
+    code[1].source = "x = 1"  # tagged as an exercise without the placeholder: a failure shown like any other
+    assert convention_problems(notebook) == [
+        f"the failure shown in code cell {number} is not followed by kit.checks.failed_with(...)" for number in (1, 2)]
+
+
 @pytest.mark.parametrize(("cell", "tags"), [("# NBVAL_SKIP\nslow()", ()), ("slow()", ("nbval-skip",))])
 def test_a_cell_skipped_under_nbval_is_refused(cell: str, tags: tuple[str, ...]) -> None:
     found = convention_problems(course_notebook(cell, tags=tags))
     assert len(found) == 1 and "code cell 1 is skipped under nbval" in found[0]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: str(path.relative_to(FOLDER)))
 def test_nothing_sandbox_only_runs_outside_a_guard(path: Path) -> None:
     assert unguarded_sandbox_cells(nbformat.read(path, as_version=4)) == [], \
         "put each sandbox-only step under `if session.on_sandbox:` and say in markdown what to do on Azure"

@@ -9,8 +9,9 @@ learner's own account would (its secret in ``KIT_ADMIN_CLIENT_SECRET``), the lea
 ``%sandbox``, ``session.connection`` and ``connection.json`` are out of reach: a cell that still needs them fails
 here unless it is guarded by ``if session.on_sandbox:``.
 
-One pytest subprocess runs all notebooks under nbval (pyproject's options), to keep the time down; the test checks
-that it passed and that every code cell ran (none skipped), and prints the wall time.
+One pytest subprocess runs all notebooks under nbval (pyproject's options), to keep the time down, taking the
+solution version of each notebook with exercises (notebooks/solutions/) so that every exercise's check runs here too;
+the test checks that it passed and that every code cell ran (none skipped), and prints the wall time.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from kit.sandbox.paths import STATE_DIR_ENV
 from kit.settings import SETTINGS_FILE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+# Each notebook's solution version where it has one (notebooks/solutions/), so the exercises run on "Azure" too.
+NOTEBOOKS = [REPO / "notebooks" / "solutions" / path.name if (REPO / "notebooks" / "solutions" / path.name).exists()
+             else path for path in sorted((REPO / "notebooks").glob("*.ipynb"))]
 PNP_DEVICE = "10-controller"
 HUB_UNITS = 20  # what notebook 08 gives the sandbox's hub for the same bulk work
 TIME_LIMIT_S = 600  # a hung kernel fails the test instead of CI; the course's own target is 3 minutes

@@ -212,7 +212,8 @@ def test_no_secret_or_token_in_notebook_outputs(sandbox, private_sandbox, tmp_pa
     """Every output of every notebook, as nbval produced it in this session against the session's sandbox (the
     notebooks nbval did not run here, e.g. in ``pytest tests/reliability``, are executed for the scan). Every code
     cell must have run: a scan of a notebook that stopped early would prove nothing about the rest."""
-    notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
+    folder = REPO / "notebooks"
+    notebooks = sorted(folder.glob("*.ipynb")) + sorted((folder / "solutions").glob("*.ipynb"))  # solved versions too
     assert notebooks, "no notebooks to scan"
     executed = {path: notebook_runs.EXECUTED[path] for path in notebooks if path in notebook_runs.EXECUTED}
     from_nbval = len(executed)
@@ -222,7 +223,7 @@ def test_no_secret_or_token_in_notebook_outputs(sandbox, private_sandbox, tmp_pa
     secrets += secrets_of(sandbox)
 
     found: dict[str, list[str]] = {}
-    not_run = {path.name: cells_not_run(path, executed[path]) for path in notebooks}
+    not_run = {str(path.relative_to(folder)): cells_not_run(path, executed[path]) for path in notebooks}
     outputs = 0
     for path, cells in executed.items():
         for cell_outputs in cells.values():
@@ -230,7 +231,7 @@ def test_no_secret_or_token_in_notebook_outputs(sandbox, private_sandbox, tmp_pa
                 outputs += 1
                 hits = leaks(json.dumps(output), secrets)
                 if hits:
-                    found.setdefault(path.name, []).extend(hits)
+                    found.setdefault(str(path.relative_to(folder)), []).extend(hits)
     report(SECTION, f"notebook outputs: {len(notebooks)} notebooks ({from_nbval} from this session's nbval run, "
                     f"{len(extra)} executed for the scan), {sum(map(len, executed.values()))} code cells run, "
                     f"{outputs} outputs scanned, secrets or tokens found: {sum(map(len, found.values()))}")

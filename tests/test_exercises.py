@@ -1,0 +1,119 @@
+"""Exercises: each learner notebook is exactly what tools/exercises.py makes from its solution version, every
+notebook from 02 to 12 ends with one to three exercises, and every check fails on its unsolved exercise (so no check
+can pass by itself). nbval runs the solution versions (every check passes) and the learner versions; the placeholder
+test reads the learner versions' outputs from that run, or runs them itself when nbval did not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import kit.exercises
+from tests import notebook_runs
+from tools import exercises as generator
+
+NOTEBOOKS = generator.NOTEBOOKS
+SOLVED = sorted(generator.SOLUTIONS.glob("*.ipynb"))
+WITH_EXERCISES = [f"{number:02d}" for number in range(2, 13)]  # one to three exercises each, at the end
+CAPSTONE = "13"  # its exercises are the notebook
+
+
+def test_every_learner_notebook_is_what_the_generator_makes() -> None:
+    assert generator.build(check=True) == [], "edit notebooks/solutions/, then run: python tools/exercises.py"
+
+
+@pytest.mark.parametrize("number", WITH_EXERCISES)
+def test_notebook_ends_with_one_to_three_exercises(number: str) -> None:
+    [solution] = [path for path in SOLVED if path.name.startswith(number + "_")]
+    notebook = nbformat.read(solution, as_version=4)
+    exercises = generator.exercises_in(notebook)
+    assert 1 <= len(exercises) <= 3
+    assert exercises == [f"{number}.{index}" for index in range(1, len(exercises) + 1)]
+    sections = [cell.source.splitlines()[0] for cell in notebook.cells
+                if cell.cell_type == "markdown" and cell.source.startswith("## ")]
+    assert sections[-1] == "## Exercises", "the exercises come last, after the summary: nothing depends on them"
+    for exercise in exercises:
+        [text] = [cell.source for cell in notebook.cells if cell.source.startswith(f"### Exercise {exercise} ")]
+        for part in ("**Goal.**", "**Time:** about", "**The check verifies**", "<details><summary>Second hint"):
+            assert part in text, f"exercise {exercise} lacks {part}"
+
+
+def test_the_learner_version_differs_only_in_the_solution_blocks() -> None:
+    solution = nbformat.v4.new_notebook()
+    solution.cells = [
+        nbformat.v4.new_markdown_cell("### Exercise 98.1"),
+        nbformat.v4.new_code_cell("import kit.exercises\nx = None\nif True:\n    # BEGIN SOLUTION 98.1\n    x = 42\n"
+                                  "    # END SOLUTION\nprint(x)"),
+        nbformat.v4.new_code_cell("kit.exercises.check_x(x)"),
+        nbformat.v4.new_code_cell("cleanup()"),
+    ]
+    learner = generator.learner_version(solution)
+    assert learner.cells[1].source == ('import kit.exercises\nx = None\nif True:\n'
+                                       '    # Exercise 98.1: write your code here, in place of the next line.\n'
+                                       '    kit.exercises.write_here("98.1")\nprint(x)')
+    assert learner.cells[1].metadata["tags"] == ["exercise", "raises-exception"]
+    assert learner.cells[2].metadata["tags"] == ["exercise-check", "raises-exception"]
+    assert learner.cells[0] == solution.cells[0] and learner.cells[3] == solution.cells[3]
+    assert learner.cells[2].source == solution.cells[2].source
+    assert "tags" not in solution.cells[1].metadata  # the solution is left as it was
+
+
+@pytest.mark.parametrize(("source", "problem"), [
+    ("# BEGIN SOLUTION 98.1\nx = 1", "has no END SOLUTION"),
+    ("x = 1\n# END SOLUTION", "line 2: END SOLUTION without BEGIN"),
+    ("# BEGIN SOLUTION 98.1\n# BEGIN SOLUTION 98.2\n# END SOLUTION", "line 2: BEGIN SOLUTION inside exercise 98.1"),
+    ("x = None\n# BEGIN SOLUTION 98.1\nx = 1\n# END SOLUTION", "needs `import kit.exercises`"),
+])
+def test_markers_that_do_not_pair_up_are_refused_with_their_line(source: str, problem: str) -> None:
+    with pytest.raises(generator.SolutionFormatError, match=problem):
+        generator.strip_solutions(source, "98_test.ipynb")
+
+
+def test_an_exercise_cell_needs_a_check_cell_after_it() -> None:
+    solution = nbformat.v4.new_notebook()
+    solution.cells = [nbformat.v4.new_code_cell("import kit.exercises\n# BEGIN SOLUTION 98.1\nx = 1\n# END SOLUTION")]
+    with pytest.raises(generator.SolutionFormatError, match="followed by its check cell"):
+        generator.learner_version(solution)
+
+
+def test_the_placeholder_names_its_exercise_and_where_help_is() -> None:
+    with pytest.raises(kit.exercises.NotDone, match=r"Exercise 09\.1: write your code here.*second hint"):
+        kit.exercises.write_here("09.1")
+
+
+def exercise_cells(path: Path) -> dict[int, str]:
+    """Code cell number -> the tag (exercise or exercise-check) of the learner notebook's exercise cells."""
+    code = [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    return {number: tag for number, cell in enumerate(code) for tag in cell.metadata.get("tags", [])
+            if tag in (generator.EXERCISE_TAG, generator.CHECK_TAG)}
+
+
+def executed(path: Path) -> dict[int, list[dict]]:
+    """The outputs of the learner notebook: from this session's nbval run, or from running it now."""
+    if path in notebook_runs.EXECUTED:
+        return notebook_runs.EXECUTED[path]
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=120, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute(env=dict(os.environ))
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    return {number: cell.outputs for number, cell in enumerate(code) if cell.execution_count is not None}
+
+
+@pytest.mark.slow
+@pytest.mark.after_notebooks
+@pytest.mark.parametrize("number", [*WITH_EXERCISES, CAPSTONE])
+def test_every_check_fails_on_its_unsolved_exercise(number: str) -> None:
+    """Unsolved, the exercise cell raises NotDone and its check raises CheckFailed (what is wrong, with a hint), not
+    a NameError or a service error: the check looked at the service and found the result missing."""
+    [path] = [path for path in NOTEBOOKS.glob(f"{number}_*.ipynb")]
+    cells = exercise_cells(path)
+    assert cells, f"{path.name} has no exercise cells"
+    outputs = executed(path)
+    expected = {generator.EXERCISE_TAG: "NotDone", generator.CHECK_TAG: "CheckFailed"}
+    raised = {number: [output.get("ename") for output in outputs.get(number, [])
+                       if output.get("output_type") == "error"] for number in cells}
+    assert raised == {number: [expected[tag]] for number, tag in cells.items()}
