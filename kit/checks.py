@@ -157,7 +157,9 @@ def chain_links(credential: Any) -> list[str]:
     """The class names of a credential's links, depth first (a chain inside a chain included)."""
     inner = getattr(credential, "credentials", None)
     if inner is None:
-        return [type(credential).__name__]
+        # DefaultAzureCredential keeps a link it could not set up (a workload identity without its variables) as a
+        # stand-in that names the credential it replaces
+        return [getattr(credential, "_credential_name", None) or type(credential).__name__]
     return [name for link in inner for name in chain_links(link)]
 
 

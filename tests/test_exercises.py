@@ -1,18 +1,34 @@
 """Exercises: each learner notebook is exactly what tools/exercises.py makes from its solution version, every
-notebook from 02 to 12 ends with one to three exercises, and every check fails on its unsolved exercise (so no check
-can pass by itself). nbval runs the solution versions (every check passes) and the learner versions; the placeholder
-test reads the learner versions' outputs from that run, or runs them itself when nbval did not."""
+notebook from 02 to 12 ends with one to three exercises, every check fails on its unsolved exercise (so no check
+can pass by itself), and checks run against the sandbox tell a wrong answer what is wrong. nbval runs the solution
+versions (every check passes) and the learner versions; the placeholder test reads the learner versions' outputs
+from that run, or runs them itself when nbval did not."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
+from azure.identity import (
+    ChainedTokenCredential,
+    ClientSecretCredential,
+    DefaultAzureCredential,
+    EnvironmentCredential,
+    ManagedIdentityCredential,
+)
+from azure.iot.hub import IoTHubRegistryManager
+from azure.iot.hub.models import Twin
+from msrest.exceptions import HttpOperationError
 from nbclient import NotebookClient
 
 import kit.exercises
+from kit import clients
+from kit.checks import CheckFailed
+from kit.sandbox.connection import Connection
 from tests import notebook_runs
 from tools import exercises as generator
 
@@ -117,3 +133,87 @@ def test_every_check_fails_on_its_unsolved_exercise(number: str) -> None:
     raised = {number: [output.get("ename") for output in outputs.get(number, [])
                        if output.get("output_type") == "error"] for number in cells}
     assert raised == {number: [expected[tag]] for number, tag in cells.items()}
+
+
+# --- Checks against the sandbox: a wrong answer fails with what is wrong, the right one passes -------------------
+
+@pytest.fixture(scope="module")
+def registry(sandbox: Connection) -> Iterator[IoTHubRegistryManager]:
+    credential = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
+                                        authority=sandbox.authority_host, disable_instance_discovery=True)
+    with clients.closing(IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as manager:
+        yield manager
+
+
+@pytest.fixture
+def visited(registry: IoTHubRegistryManager) -> Iterator[str]:
+    device_id = "ex-visits-" + uuid.uuid4().hex[:6]
+    registry.create_device_with_sas(device_id, None, None, "enabled")
+    yield device_id
+    registry.delete_device(device_id)
+
+
+def add_visit_with_star(registry: IoTHubRegistryManager, device_id: str) -> None:
+    visits = (registry.get_twin(device_id).tags or {}).get("visits", 0)
+    registry.update_twin(device_id, Twin(tags={"visits": visits + 1}), "*")
+
+
+def add_visit_once(registry: IoTHubRegistryManager, device_id: str) -> None:
+    twin = registry.get_twin(device_id)
+    registry.update_twin(device_id, Twin(tags={"visits": twin.tags.get("visits", 0) + 1}), twin.etag)
+
+
+def add_visit_retrying(registry: IoTHubRegistryManager, device_id: str) -> None:
+    while True:
+        try:
+            return add_visit_once(registry, device_id)
+        except HttpOperationError as error:
+            if error.response.status_code != 412:
+                raise
+
+
+@pytest.mark.parametrize(("add_visit", "problem"), [
+    (add_visit_with_star, "a lost update"),
+    (add_visit_once, "add_visit failed: .*Precondition"),
+    (None, "add_visit is still None"),
+])
+def test_an_update_that_loses_or_drops_a_visit_is_told_why(registry, visited, add_visit, problem) -> None:
+    with pytest.raises(CheckFailed, match=problem):
+        kit.exercises.check_etag_safe_update(registry, add_visit, visited)
+
+
+def test_an_etag_safe_update_passes_and_both_visits_count(registry, visited) -> None:
+    kit.exercises.check_etag_safe_update(registry, add_visit_retrying, visited)
+    assert registry.get_twin(visited).tags["visits"] == 2
+
+
+@pytest.mark.parametrize(("query", "problem"), [
+    ("SELECT deviceId FROM devices WHERE connectionState = 'Disconnected'", "not wanted \\['humidity-b-1'"),
+    ("SELECT deviceId FROM devices WHERE tags.building = 'building-a'", "not wanted \\['thermostat-a-1'"),
+    ("SELECT deviceId FROM devices WHERE tags.building = ", "The hub refused the query"),
+])
+def test_a_query_that_finds_the_wrong_devices_names_them(registry, query: str, problem: str) -> None:
+    with pytest.raises(CheckFailed, match=problem):
+        kit.exercises.check_offline_query(registry, query, "building-a")
+
+
+def test_the_query_for_the_silent_devices_passes(registry) -> None:
+    kit.exercises.check_offline_query(
+        registry, "SELECT deviceId FROM devices WHERE tags.building = 'building-a' AND connectionState = "
+                  "'Disconnected'", "building-a")
+
+
+def test_a_chain_with_developer_or_no_managed_identity_is_refused() -> None:
+    with pytest.raises(CheckFailed, match="A developer credential could answer: SharedTokenCacheCredential"):
+        kit.exercises.check_production_chain(DefaultAzureCredential())
+    with pytest.raises(CheckFailed, match="no ManagedIdentityCredential"):
+        kit.exercises.check_production_chain(ChainedTokenCredential(EnvironmentCredential()))
+    assert kit.exercises.check_production_chain(
+        ChainedTokenCredential(EnvironmentCredential(), ManagedIdentityCredential())) == [
+        "EnvironmentCredential", "ManagedIdentityCredential"]
+
+
+def test_a_chain_with_more_than_the_environment_is_told_which_links_are_left() -> None:
+    with pytest.raises(CheckFailed, match="still tries EnvironmentCredential, WorkloadIdentityCredential"):
+        kit.exercises.check_only_link(DefaultAzureCredential(exclude_managed_identity_credential=True), None,
+                                      "EnvironmentCredential", "client")
