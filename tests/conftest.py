@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 from azure.identity import ClientSecretCredential
+from azure.iot.hub import IoTHubRegistryManager
 
+from kit import clients
 from kit.sandbox import process, rbac
 from kit.sandbox.connection import AMQP_REQUIRED_ENV, Connection, amqp_required
 from kit.sandbox.db import Database
@@ -69,6 +71,15 @@ def admin_credential(sandbox: Connection) -> ClientSecretCredential:
     app registrations."""
     return ClientSecretCredential(sandbox.tenant_id, sandbox.admin_client_id, sandbox.admin_client_secret,
                                   authority=sandbox.authority_host, disable_instance_discovery=True)
+
+
+@pytest.fixture(scope="module")
+def registry(sandbox: Connection) -> Iterator[IoTHubRegistryManager]:
+    """A registry manager signed in as the sandbox's default app (IoT Hub Data Contributor), as a learner's is."""
+    credential = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
+                                        authority=sandbox.authority_host, disable_instance_discovery=True)
+    with clients.closing(IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as manager:
+        yield manager
 
 
 @pytest.fixture

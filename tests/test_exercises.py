@@ -15,7 +15,6 @@ import nbformat
 import pytest
 from azure.identity import (
     ChainedTokenCredential,
-    ClientSecretCredential,
     DefaultAzureCredential,
     EnvironmentCredential,
     ManagedIdentityCredential,
@@ -26,9 +25,7 @@ from msrest.exceptions import HttpOperationError
 from nbclient import NotebookClient
 
 import kit.exercises
-from kit import clients
 from kit.checks import CheckFailed
-from kit.sandbox.connection import Connection
 from tests import notebook_runs
 from tools import exercises as generator
 
@@ -136,14 +133,6 @@ def test_every_check_fails_on_its_unsolved_exercise(number: str) -> None:
 
 
 # --- Checks against the sandbox: a wrong answer fails with what is wrong, the right one passes -------------------
-
-@pytest.fixture(scope="module")
-def registry(sandbox: Connection) -> Iterator[IoTHubRegistryManager]:
-    credential = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
-                                        authority=sandbox.authority_host, disable_instance_discovery=True)
-    with clients.closing(IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as manager:
-        yield manager
-
 
 @pytest.fixture
 def visited(registry: IoTHubRegistryManager) -> Iterator[str]:

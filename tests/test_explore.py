@@ -11,24 +11,13 @@ from collections.abc import Iterator
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-from azure.identity import ClientSecretCredential
-from azure.iot.hub import IoTHubRegistryManager
 from azure.iot.hub.models import Twin, TwinProperties
 
-from kit import bulk, clients, explore
+from kit import bulk, explore
 from kit.explore import fleet
-from kit.sandbox.connection import Connection
 from kit.sandbox.hub.routes.query import INVALID_QUERY
 
 DEVICES = 12
-
-
-@pytest.fixture(scope="module")
-def registry(sandbox: Connection) -> Iterator[IoTHubRegistryManager]:
-    credential = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
-                                        authority=sandbox.authority_host, disable_instance_discovery=True)
-    with clients.closing(IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as rm:
-        yield rm
 
 
 @pytest.fixture(scope="module")
