@@ -23,8 +23,8 @@ from kit.checks import CheckFailed
 __all__ = [
     "NotDone", "TASK_ROLES", "check_certificate_sent", "check_condition", "check_configuration",
     "check_etag_safe_update", "check_federated_credential", "check_least_privilege", "check_method_job",
-    "check_method_timeout", "check_offline_query", "check_only_link", "check_production_chain", "check_report",
-    "check_rotation", "check_tag_job", "write_here",
+    "check_method_timeout", "check_offline_per_building", "check_offline_query", "check_only_link",
+    "check_production_chain", "check_report", "check_rotation", "check_tag_job", "write_here",
 ]
 
 
@@ -157,6 +157,21 @@ def check_offline_query(registry: Any, query: Any, building: str) -> None:
     if missing or extra:
         raise CheckFailed(f"The query found {len(got)} devices: missing {missing[:5]}, not wanted {extra[:5]}.",
                           "Look at the twins of the devices it misses or adds: which condition do they break?")
+
+
+def check_offline_per_building(registry: Any, query: Any) -> None:
+    """The learner's GROUP BY query answers, per building, how many devices are disconnected, in columns building and
+    devices, as the check counts them itself from every twin."""
+    _written(query, "PER_BUILDING", "the query")
+    found = _rows(registry, query)
+    if found.empty or not {"building", "devices"} <= set(found.columns):
+        raise CheckFailed(f"The result's columns are {list(found.columns)}, not building and devices.",
+                          "Name them with AS: SELECT tags.building AS building, COUNT() AS devices ...")
+    every = twins.query_dataframe(registry, "SELECT deviceId, tags.building AS building, connectionState FROM devices")
+    offline = every[(every["connectionState"] == "Disconnected") & every["building"].notna()]
+    wanted = {building: int(count) for building, count in offline.groupby("building").size().items()}
+    got = {row.building: int(row.devices) for row in found.itertuples() if isinstance(row.building, str)}
+    checks.equal(got, wanted, "Count only the disconnected devices (WHERE connectionState = ...), grouped by building.")
 
 
 def check_method_job(registry: Any, job_manager: Any, job_id: Any, condition: str, method_name: str) -> None:

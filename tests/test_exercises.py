@@ -206,3 +206,19 @@ def test_a_chain_with_more_than_the_environment_is_told_which_links_are_left() -
     with pytest.raises(CheckFailed, match="still tries EnvironmentCredential, WorkloadIdentityCredential"):
         kit.exercises.check_only_link(DefaultAzureCredential(exclude_managed_identity_credential=True), None,
                                       "EnvironmentCredential", "client")
+
+
+@pytest.mark.parametrize(("query", "problem"), [
+    ("SELECT tags.building AS building, COUNT() AS devices FROM devices GROUP BY tags.building", "Expected \\{"),
+    ("SELECT tags.building, COUNT() FROM devices WHERE connectionState = 'Disconnected' GROUP BY tags.building",
+     "not building and devices"),
+])
+def test_a_per_building_count_of_the_wrong_devices_or_columns_is_refused(registry, query: str, problem: str) -> None:
+    with pytest.raises(CheckFailed, match=problem):
+        kit.exercises.check_offline_per_building(registry, query)
+
+
+def test_the_offline_count_per_building_passes(registry) -> None:
+    kit.exercises.check_offline_per_building(
+        registry, "SELECT tags.building AS building, COUNT() AS devices FROM devices "
+                  "WHERE connectionState = 'Disconnected' GROUP BY tags.building")
