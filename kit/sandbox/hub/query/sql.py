@@ -198,11 +198,7 @@ class _Translator:
             return None if left is None or right is None else _join([left, right], "AND")
         if not (isinstance(node, Binary) and node.op in _SQL_OPERATORS):
             return None
-        op, left, right = node.op, node.left, node.right
-        if isinstance(left, Const):
-            op, left, right = MIRRORED[op], right, left
-        constant = _sql_constant(right)
-        leaf = None if constant is None else self._leaf(left, op, [constant])
+        op, left, constant, leaf = self._oriented(node)
         if leaf is not None:
             return leaf
         read = self.typed(left)
@@ -248,12 +244,17 @@ class _Translator:
         return (f"rowid IN (SELECT row_id FROM {table} WHERE path = ? AND type IN {_JSON_KINDS[kinds.pop()]} "
                 f"AND {test} AND row_id > ?)", ["$." + ".".join(keys), *constants, AFTER_ROWID])
 
-    def _comparison(self, node: Binary) -> Fragment | None:
+    def _oriented(self, node: Binary) -> tuple[str, Node, Any, Fragment | None]:
+        """The comparison with its constant on the right (``3 < x`` becomes ``x > 3``): the operator, the other side,
+        the constant as SQL can hold it (None when it cannot), and the tag-index lookup when one answers it."""
         op, left, right = node.op, node.left, node.right
         if isinstance(left, Const):
             op, left, right = MIRRORED[op], right, left
         constant = _sql_constant(right)
-        leaf = None if constant is None else self._leaf(left, op, [constant])
+        return op, left, constant, None if constant is None else self._leaf(left, op, [constant])
+
+    def _comparison(self, node: Binary) -> Fragment | None:
+        op, left, constant, leaf = self._oriented(node)
         if leaf is not None:
             return leaf
         extract = self._extract(left)
