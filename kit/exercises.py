@@ -24,7 +24,8 @@ __all__ = [
     "NotDone", "TASK_ROLES", "check_certificate_sent", "check_condition", "check_configuration",
     "check_etag_safe_update", "check_federated_credential", "check_least_privilege", "check_method_job",
     "check_method_timeout", "check_offline_per_building", "check_offline_query", "check_only_link",
-    "check_production_chain", "check_report", "check_rotation", "check_tag_job", "write_here",
+    "check_priority_layer", "check_production_chain", "check_report", "check_rotation", "check_tag_job",
+    "write_here",
 ]
 
 
@@ -223,16 +224,20 @@ def check_method_timeout(call_method: Any, online: str, slow: str, offline: str)
     checks.equal(timed(offline, "getMaxMinReport", {})[0], None, "An offline device gives None.")
 
 
+def _configuration(configurations: Any, config_id: str) -> Any:
+    try:
+        return configurations.get_configuration(config_id)
+    except HttpOperationError:
+        raise CheckFailed(f"The hub has no configuration '{config_id}'.",
+                          "Create it with configurations.create_configuration(Configuration(id=..., ...)).") from None
+
+
 def check_configuration(configurations: Any, registry: Any, config_id: str, building: str, device_type: str,
                         path: str, content: dict[str, Any]) -> None:
     """The configuration ``config_id`` exists, targets exactly the ``device_type`` devices of ``building``, and its
     content (desired property ``path``) reached each of their twins."""
     condition = f"tags.building = '{building}' AND tags.deviceType = '{device_type}'"
-    try:
-        configuration = configurations.get_configuration(config_id)
-    except HttpOperationError:
-        raise CheckFailed(f"The hub has no configuration '{config_id}'.",
-                          "Create it with configurations.create_configuration(Configuration(id=..., ...)).") from None
+    configuration = _configuration(configurations, config_id)
     wanted = sorted(twins.query_dataframe(registry, f"SELECT deviceId FROM devices WHERE {condition}")["deviceId"])
     targeted = configuration.system_metrics.results.get("targetedCount")
     if targeted != len(wanted):
@@ -242,6 +247,29 @@ def check_configuration(configurations: Any, registry: Any, config_id: str, buil
         desired = registry.get_twin(device_id).properties.desired.get(path)
         checks.equal(desired, content, f"{device_id}'s desired {path} comes from the configuration's device_content "
                                        f"{{'properties.desired.{path}': ...}}.")
+
+
+def check_priority_layer(configurations: Any, registry: Any, layer_id: str, device_id: str, base_id: str,
+                         path: str, content: dict[str, Any]) -> None:
+    """The configuration ``layer_id`` targets only ``device_id`` and outranks ``base_id`` there: the device's desired
+    ``path`` is the layer's ``content``, while the base's other devices keep the base's content."""
+    layer, base = _configuration(configurations, layer_id), _configuration(configurations, base_id)
+    targeted = layer.system_metrics.results.get("targetedCount")
+    if targeted != 1:
+        raise CheckFailed(f"'{layer_id}' targets {targeted} devices, not only {device_id}.",
+                          "A condition on the device's id (deviceId = '...') targets just that device.")
+    if (layer.priority or 0) <= (base.priority or 0):
+        raise CheckFailed(f"'{layer_id}' has priority {layer.priority}, not above '{base_id}' ({base.priority}): on "
+                          "the device both target, the base wins (or the newer of two equals).",
+                          "Give the layer a higher priority than the base configuration.")
+    checks.equal(registry.get_twin(device_id).properties.desired.get(path), content,
+                 f"The layer's device_content sets properties.desired.{path} on {device_id}.")
+    condition = base.target_condition
+    others = twins.query_dataframe(registry, f"SELECT deviceId FROM devices WHERE {condition}")["deviceId"]
+    base_content = base.content.device_content.get(f"properties.desired.{path}")
+    for other in sorted(set(others) - {device_id}):
+        checks.equal(registry.get_twin(other).properties.desired.get(path), base_content,
+                     f"{other} is not the layer's device: it keeps the base configuration's content.")
 
 
 def _tag_twin(registry: Any, device_id: str) -> None:

@@ -37,7 +37,8 @@ EXPORTED = {
         "NotDone", "TASK_ROLES", "check_certificate_sent", "check_condition", "check_configuration",
         "check_etag_safe_update", "check_federated_credential", "check_least_privilege", "check_method_job",
         "check_method_timeout", "check_offline_per_building", "check_offline_query", "check_only_link",
-        "check_production_chain", "check_report", "check_rotation", "check_tag_job", "write_here"
+        "check_priority_layer", "check_production_chain", "check_report", "check_rotation", "check_tag_job",
+        "write_here"
     },
     "kit.explain": {
         "CATALOGUE", "CLIENT", "CONTROL", "ENTRA", "Explanation", "HUB", "explain", "service_message",
