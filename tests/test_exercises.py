@@ -15,6 +15,7 @@ import nbformat
 import pytest
 from azure.identity import (
     ChainedTokenCredential,
+    ClientSecretCredential,
     DefaultAzureCredential,
     EnvironmentCredential,
     ManagedIdentityCredential,
@@ -24,8 +25,14 @@ from azure.iot.hub.models import Twin
 from msrest.exceptions import HttpOperationError
 from nbclient import NotebookClient
 
+import kit.admin
 import kit.exercises
+from kit import clients
 from kit.checks import CheckFailed
+from kit.credentials import admin_credential
+from kit.sandbox.connection import Connection
+from kit.session import Session
+from kit.settings import Settings
 from tests import notebook_runs
 from tools import exercises as generator
 
@@ -222,3 +229,36 @@ def test_the_offline_count_per_building_passes(registry) -> None:
     kit.exercises.check_offline_per_building(
         registry, "SELECT tags.building AS building, COUNT() AS devices FROM devices "
                   "WHERE connectionState = 'Disconnected' GROUP BY tags.building")
+
+
+def test_a_role_that_allows_more_or_a_second_role_is_not_least_privilege(sandbox: Connection, propagation) -> None:
+    session = Session(Settings.from_sandbox(sandbox), sandbox)
+    admin = admin_credential(session)
+    graph = kit.admin.graph(session, admin)
+    authorization = kit.admin.authorization_client(session, admin)
+    hub_id = session.cloud.hub_resource_id
+    app = graph.create_application("ex-tagger-" + uuid.uuid4().hex[:6])
+    principal = graph.create_service_principal(app).object_id
+    secret = graph.add_password(app, "test").secret.get_secret_value()
+    credential = ClientSecretCredential(sandbox.tenant_id, app.app_id, secret, authority=sandbox.authority_host,
+                                        disable_instance_discovery=True)
+    try:
+        with propagation(0), clients.closing(
+                IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as tagger:
+            def check() -> None:
+                kit.exercises.check_least_privilege(authorization, hub_id, principal, "write twin tags", tagger)
+
+            with pytest.raises(CheckFailed, match="holds no role"):
+                check()
+            kit.admin.assign_role(session, admin, principal, "IoT Hub Data Contributor")
+            with pytest.raises(CheckFailed, match="not the least-privileged one that can write twin tags"):
+                check()
+            kit.admin.assign_role(session, admin, principal, "IoT Hub Twin Contributor")
+            with pytest.raises(CheckFailed, match="holds 2 roles"):
+                check()
+            kit.admin.remove_role(session, admin, principal, "IoT Hub Data Contributor")
+            check()
+            assert "taggedBy" not in tagger.get_twin("thermostat-a-1").tags  # the check took its tag back
+    finally:
+        kit.admin.remove_role(session, admin, principal, "IoT Hub Twin Contributor")
+        graph.delete_application(app)
