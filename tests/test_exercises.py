@@ -184,8 +184,8 @@ def test_an_etag_safe_update_passes_and_both_visits_count(registry, visited) -> 
 
 
 @pytest.mark.parametrize(("query", "problem"), [
-    ("SELECT deviceId FROM devices WHERE connectionState = 'Disconnected'", "not wanted \\['humidity-b-1'"),
-    ("SELECT deviceId FROM devices WHERE tags.building = 'building-a'", "not wanted \\['thermostat-a-1'"),
+    ("SELECT deviceId FROM devices WHERE connectionState = 'Disconnected'", r"not wanted \[[^\]]*'humidity-b-1'"),
+    ("SELECT deviceId FROM devices WHERE tags.building = 'building-a'", r"not wanted \[[^\]]*'thermostat-a-1'"),
     ("SELECT deviceId FROM devices WHERE tags.building = ", "The hub refused the query"),
 ])
 def test_a_query_that_finds_the_wrong_devices_names_them(registry, query: str, problem: str) -> None:
