@@ -62,6 +62,19 @@ def new_id() -> Callable[[str], str]:
     return make
 
 
+def enabled_device(registry: IoTHubRegistryManager, device_id: str) -> Iterator[str]:
+    """Body of a device fixture: ``device_id`` made through ``registry`` (enabled, SAS keys), deleted afterwards."""
+    registry.create_device_with_sas(device_id, None, None, "enabled")
+    yield device_id
+    registry.delete_device(device_id)
+
+
+@pytest.fixture
+def token_device(token_registry: IoTHubRegistryManager, new_id: Callable[[str], str]) -> Iterator[str]:
+    """A new enabled device made through the token registry manager, for one test."""
+    yield from enabled_device(token_registry, new_id("dev"))
+
+
 def policy_key(conn: Connection, name: str) -> str:
     db = Database.in_state_dir(Path(conn.state_dir))
     try:

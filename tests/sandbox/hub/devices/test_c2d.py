@@ -22,7 +22,7 @@ from uamqp.errors import LinkDetach, TokenAuthFailure
 
 from kit import clients
 from kit.sandbox.connection import Connection
-from tests.sandbox.hub.conftest import HubHttp, credential_for, error_code
+from tests.sandbox.hub.conftest import HubHttp, credential_for, enabled_device, error_code
 
 ONLINE_DEVICE = "thermostat-a-1"  # a seeded thermostat: the simulator keeps it connected
 FEEDBACK = "/messages/serviceBound/feedback"
@@ -38,10 +38,8 @@ def runtime(sandbox: Connection, contributor_credential) -> IoTHubHttpRuntimeMan
 
 @pytest.fixture
 def offline_device(token_registry: IoTHubRegistryManager, new_id: Callable[[str], str]) -> Iterator[str]:
-    device_id = new_id("c2d")
-    token_registry.create_device_with_sas(device_id, None, None, "enabled")
-    yield device_id
-    token_registry.delete_device(device_id)
+    """A device no client connects as: its messages stay queued."""
+    yield from enabled_device(token_registry, new_id("c2d"))
 
 
 def drain_feedback(hub: HubHttp) -> list[dict[str, Any]]:

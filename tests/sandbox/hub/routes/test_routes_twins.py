@@ -8,15 +8,13 @@ import pytest
 from azure.iot.hub.models import Twin, TwinProperties
 from msrest.exceptions import HttpOperationError
 
-from tests.sandbox.hub.conftest import error_code
+from tests.sandbox.hub.conftest import enabled_device, error_code
 
 
 @pytest.fixture
 def device(registry, new_id):
-    device_id = new_id("twin")
-    registry.create_device_with_sas(device_id, None, None, "enabled")
-    yield device_id
-    registry.delete_device(device_id)
+    """Made through each way of building the registry manager (``registry`` is parametrized)."""
+    yield from enabled_device(registry, new_id("twin"))
 
 
 def _version_of(etag: str) -> int:

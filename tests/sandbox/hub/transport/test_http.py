@@ -36,32 +36,24 @@ def test_if_match_honours_only_quoted_etags(header, compare_unquoted, condition)
     assert if_match_condition(header, compare_unquoted) == condition
 
 
-@pytest.fixture
-def twin_device(token_registry, new_id):
-    device_id = new_id("etag")
-    token_registry.create_device_with_sas(device_id, None, None, "enabled")
-    yield device_id
-    token_registry.delete_device(device_id)
-
-
-def test_unquoted_wrong_etag_is_ignored_and_quoted_one_refused(hub, twin_device, state_db):
+def test_unquoted_wrong_etag_is_ignored_and_quoted_one_refused(hub, token_device, state_db):
     """Azure/azure-iot-sdk-python#754, Azure/azure-iot-sdk-node#606: the hub compares only a quoted etag."""
     patch = {"tags": {"owner": "a"}}
-    unquoted = hub.call("PATCH", f"/twins/{twin_device}", patch, headers={"If-Match": "AAAAAAAAAAA="})
+    unquoted = hub.call("PATCH", f"/twins/{token_device}", patch, headers={"If-Match": "AAAAAAAAAAA="})
     assert unquoted.status_code == 200 and unquoted.json()["tags"] == {"owner": "a"}
-    quoted = hub.call("PATCH", f"/twins/{twin_device}", patch, headers={"If-Match": '"AAAAAAAAAAA="'})
+    quoted = hub.call("PATCH", f"/twins/{token_device}", patch, headers={"If-Match": '"AAAAAAAAAAA="'})
     assert quoted.status_code == 412 and error_code(quoted) == "PreconditionFailed"
     realism.ensure(state_db, {"unquoted_etags": "compared"})
     try:
-        strict = hub.call("PATCH", f"/twins/{twin_device}", patch, headers={"If-Match": "AAAAAAAAAAA="})
+        strict = hub.call("PATCH", f"/twins/{token_device}", patch, headers={"If-Match": "AAAAAAAAAAA="})
         assert strict.status_code == 412
     finally:
         realism.ensure(state_db, {"unquoted_etags": "ignored"})
 
 
-def test_the_sdk_quotes_etags_so_a_stale_one_is_refused(token_registry, twin_device):
-    stale = token_registry.get_twin(twin_device).etag
-    token_registry.update_twin(twin_device, Twin(tags={"step": 1}), stale)  # the SDK sends If-Match: "<etag>"
+def test_the_sdk_quotes_etags_so_a_stale_one_is_refused(token_registry, token_device):
+    stale = token_registry.get_twin(token_device).etag
+    token_registry.update_twin(token_device, Twin(tags={"step": 1}), stale)  # the SDK sends If-Match: "<etag>"
     with pytest.raises(HttpOperationError) as refused:
-        token_registry.update_twin(twin_device, Twin(tags={"step": 2}), stale)
+        token_registry.update_twin(token_device, Twin(tags={"step": 2}), stale)
     assert refused.value.response.status_code == 412
