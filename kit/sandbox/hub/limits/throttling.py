@@ -224,15 +224,9 @@ class Throttle:
             return wait
 
 
-def services(ctx: HubContext) -> tuple[realism.Live, Throttle]:
-    """The running hub's knobs and throttle (shared by every route and the AMQP listener)."""
-    return ctx.realism, ctx.throttle
-
-
 def admit_blocking(ctx: HubContext, operation: str, cost: float = 1) -> None:
     """Admit a request handled outside the event loop (AMQP): wait out traffic shaping here, or raise the 429."""
-    knobs, throttle = services(ctx)
-    if knobs["throttling"]:
-        delay = throttle.admit(operation, cost, knobs, ctx.db)
+    if ctx.realism["throttling"]:
+        delay = ctx.throttle.admit(operation, cost, ctx.realism, ctx.db)
         if delay > 0:
             time.sleep(delay)

@@ -54,7 +54,7 @@ def hub_route(ctx: HubContext, method: str, path: str, handler: Handler) -> Rout
     permission = permission_for(method, path)
     operation = throttling.OPERATION_CLASSES.get((method, path))
     pricing = throttling.cost_function(method, path)
-    knobs, throttle = throttling.services(ctx)
+    knobs, throttle = ctx.realism, ctx.throttle  # shared with the AMQP listener
 
     async def answer(request: Request) -> Response:
         try:
