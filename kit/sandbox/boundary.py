@@ -15,6 +15,16 @@ E = TypeVar("E", bound=Exception)
 INTERNAL_ERROR = "The sandbox hit an internal error; see its log."
 
 
+class ServiceError(Exception):
+    """An error a service answers with: HTTP status, the service's error code and its message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
 def answered(handler: Handler, error_type: type[E], reply: Callable[[Request, E], Response],
              internal: Callable[[], E], log: logging.Logger) -> Handler:
     """``handler`` with ``error_type`` answered by ``reply`` and any other exception by ``reply(internal())``."""

@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from kit.sandbox import bearer, rbac
 from kit.sandbox.bearer import BearerError
-from kit.sandbox.boundary import INTERNAL_ERROR, Handler, answered
+from kit.sandbox.boundary import INTERNAL_ERROR, Handler, ServiceError, answered
 from kit.sandbox.context import SandboxContext
 
 log = logging.getLogger("kit.sandbox.arm")
@@ -34,14 +34,11 @@ JSON_TYPE = "application/json; charset=utf-8"
 REGION = "WESTEUROPE"
 
 
-class ArmError(Exception):
-    """An error ARM answers with: HTTP status, code and message."""
+class ArmError(ServiceError):
+    """An error ARM answers with: HTTP status, code and message, and headers of its own (``x-ms-failure-cause``)."""
 
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(status, code, message)
         self.headers = headers or {}
 
 

@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from kit.sandbox import bearer
 from kit.sandbox.bearer import BearerError
-from kit.sandbox.boundary import INTERNAL_ERROR, Handler, answered
+from kit.sandbox.boundary import INTERNAL_ERROR, Handler, ServiceError, answered
 from kit.sandbox.context import SandboxContext
 from kit.sandbox.identity.directory import APPLICATION_READWRITE_ALL
 
@@ -36,14 +36,8 @@ METADATA = "https://graph.microsoft.com/v1.0/$metadata"
 PUBLIC_ROOT = "https://graph.microsoft.com"
 
 
-class GraphError(Exception):
+class GraphError(ServiceError):
     """An error Graph answers with: HTTP status, Graph's code and its message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def not_found(identifier: str) -> GraphError:

@@ -14,6 +14,8 @@ import uuid
 
 from starlette.responses import JSONResponse
 
+from kit.sandbox.boundary import ServiceError
+
 JSON_TYPE = "application/json; charset=utf-8"  # what the hub declares on every JSON reply, errors included
 
 # Numeric codes, as the error catalogue lists them (troubleshoot-error-codes.md, 2026-01; IotHubServiceErrorCode in the
@@ -52,14 +54,8 @@ ERROR_NUMBERS: dict[str, int] = {
 }
 
 
-class HubError(Exception):
+class HubError(ServiceError):
     """An error the hub answers with: HTTP status, the error name and a human message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
 
     @property
     def number(self) -> int | None:
