@@ -109,9 +109,16 @@ class GraphView:
 
     # --- dispatch -----------------------------------------------------------------------------------------------
     async def dispatch(self, request: Request) -> Response:
-        """Authenticate and authorise the caller, then hand the request to the handler of its path and method."""
+        """Authenticate and authorise the caller, then hand the request to the handler of its path and method; a
+        directory change the directory refuses is Graph's 400 with the directory's code."""
         claims = caller(self.ctx, request)
         require_permission(claims)
+        try:
+            return await self._route(request, claims)
+        except directory.DirectoryError as error:
+            raise bad_request(str(error), error.code) from None
+
+    async def _route(self, request: Request, claims: dict[str, Any]) -> Response:
         path = request.path_params["path"].strip("/")
         if path == DELETED_APPLICATIONS and request.method == "GET":
             return self.deleted_applications(request)
@@ -159,12 +166,9 @@ class GraphView:
         if not isinstance(name, str) or not name.strip():
             raise bad_request("Property 'displayName' is required: give the app a name.")
         kind = "public_client" if body.get("isFallbackPublicClient") else "application"
-        try:
-            principal = directory.create_principal(self.db, name, kind, service_principal=False)
-            if body.get("keyCredentials"):
-                directory.replace_key_credentials(self.db, principal, body["keyCredentials"])
-        except directory.DirectoryError as error:
-            raise bad_request(str(error), error.code) from None
+        principal = directory.create_principal(self.db, name, kind, service_principal=False)
+        if body.get("keyCredentials"):
+            directory.replace_key_credentials(self.db, principal, body["keyCredentials"])
         tenant = directory.require_default_tenant(self.db).tenant_id
         location = (f"{PUBLIC_ROOT}/v2/{tenant}/directoryObjects/{principal.app_object_id}"
                     "/Microsoft.DirectoryServices.Application")
@@ -187,15 +191,12 @@ class GraphView:
     async def patch_application(self, request: Request, principal: directory.Principal) -> Response:
         """``PATCH /applications/{id}``: ``displayName`` and ``keyCredentials``; 204."""
         body = await json_body(request)
-        try:
-            if "keyCredentials" in body:
-                if not isinstance(body["keyCredentials"], list):
-                    raise directory.DirectoryError("keyCredentials: give an array of keyCredential objects.")
-                directory.replace_key_credentials(self.db, principal, body["keyCredentials"])
-            if "displayName" in body:
-                directory.rename_principal(self.db, principal, str(body["displayName"]))
-        except directory.DirectoryError as error:
-            raise bad_request(str(error), error.code) from None
+        if "keyCredentials" in body:
+            if not isinstance(body["keyCredentials"], list):
+                raise directory.DirectoryError("keyCredentials: give an array of keyCredential objects.")
+            directory.replace_key_credentials(self.db, principal, body["keyCredentials"])
+        if "displayName" in body:
+            directory.rename_principal(self.db, principal, str(body["displayName"]))
         return reply(request, None, 204)
 
     async def delete_application(self, request: Request, principal: directory.Principal) -> Response:
@@ -217,11 +218,8 @@ class GraphView:
         body = (await json_body(request)).get("passwordCredential") or {}
         start = _parse_time(body.get("startDateTime"), "startDateTime")
         end = _parse_time(body.get("endDateTime"), "endDateTime")
-        try:
-            created = directory.add_secret(self.db, principal, days=TWO_YEARS_DAYS,
-                                           display_name=body.get("displayName"), start_at=start, expires_at=end)
-        except directory.DirectoryError as error:
-            raise bad_request(str(error), error.code) from None
+        created = directory.add_secret(self.db, principal, days=TWO_YEARS_DAYS,
+                                       display_name=body.get("displayName"), start_at=start, expires_at=end)
         row = next(r for r in directory.secret_rows(self.db, principal) if r["key_id"] == created["key_id"])
         return reply(request, {"@odata.context": objects.context("microsoft.graph.passwordCredential"),
                                **objects.password_credential(row), "secretText": created["client_secret"]})
@@ -231,10 +229,7 @@ class GraphView:
         key_id = (await json_body(request)).get("keyId")
         if not key_id:
             raise bad_request("Property 'keyId' is required: the keyId of the password credential to remove.")
-        try:
-            directory.remove_secret(self.db, principal, str(key_id))
-        except directory.DirectoryError as error:
-            raise bad_request(str(error), error.code) from None
+        directory.remove_secret(self.db, principal, str(key_id))
         return reply(request, None, 204)
 
     # --- federated identity credentials -------------------------------------------------------------------------
@@ -262,12 +257,9 @@ class GraphView:
         audiences = body.get("audiences")
         if not isinstance(audiences, list) or len(audiences) != 1:
             raise bad_request("audiences: give exactly one audience, usually 'api://AzureADTokenExchange'.")
-        try:
-            created = directory.add_federated_credential(
-                self.db, principal, str(body.get("name") or ""), str(body.get("issuer") or ""),
-                str(body.get("subject") or ""), str(audiences[0]), str(body.get("description") or ""))
-        except directory.DirectoryError as error:
-            raise bad_request(str(error), error.code) from None
+        created = directory.add_federated_credential(
+            self.db, principal, str(body.get("name") or ""), str(body.get("issuer") or ""),
+            str(body.get("subject") or ""), str(audiences[0]), str(body.get("description") or ""))
         row = directory.federated_credential(self.db, principal, created["id"])
         tenant = directory.require_default_tenant(self.db).tenant_id
         return reply(request, {"@odata.context": objects.context(base + "/$entity"),
