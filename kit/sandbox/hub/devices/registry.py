@@ -86,7 +86,6 @@ TAG_LEAVES_STATEMENTS = (  # run one by one inside a transaction (executescript 
 )
 
 
-
 ETAG_COUNTER = "identity_etag_counter"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}$")
 AUTH_TYPES = ("sas", "selfSigned", "certificateAuthority", "none")
@@ -266,6 +265,8 @@ QUERY_COLUMNS = {
     "hub_modules": Columns("twin"),
 }
 DEVICE_COLUMNS = "rowid, device_id, enabled, connected, behaviour, identity, twin"  # not the generated ones
+
+
 def _add_generated_columns(db: Database) -> None:
     """The query columns of ``GENERATED`` with their indexes, and the tag leaves with their triggers, added once to
     a database made before them (filled from the stored twins)."""
@@ -380,11 +381,11 @@ class Registry:
 
     def delete_device(self, device_id: str, if_match: str | None) -> None:
         with self.db.transaction():
-            previous = self.get_device(device_id)
-            if not _same_etag(previous["etag"], if_match):
-                raise precondition_failed("Device", previous["etag"], str(if_match))
+            row = self._device_row(device_id)
+            etag = json.loads(row["identity"])["etag"]
+            if not _same_etag(etag, if_match):
+                raise precondition_failed("Device", etag, str(if_match))
             if self.history is not None:
-                row = self._device_row(device_id)
                 self._replaced("hub_devices", row["rowid"], row["twin"])
                 for module in self.db.all("SELECT rowid, twin FROM hub_modules WHERE device_id = ?", (device_id,)):
                     self._replaced("hub_modules", module["rowid"], module["twin"])
@@ -467,10 +468,10 @@ class Registry:
 
     def delete_module(self, device_id: str, module_id: str, if_match: str | None) -> None:
         with self.db.transaction():
-            previous = self.get_module(device_id, module_id)
-            if not _same_etag(previous["etag"], if_match):
-                raise precondition_failed("Module", previous["etag"], str(if_match))
             row = self._module_row(device_id, module_id)
+            etag = json.loads(row["identity"])["etag"]
+            if not _same_etag(etag, if_match):
+                raise precondition_failed("Module", etag, str(if_match))
             self._replaced("hub_modules", row["rowid"], row["twin"])
             self.db.execute("DELETE FROM hub_modules WHERE rowid = ?", (row["rowid"],))
 
