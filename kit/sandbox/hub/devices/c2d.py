@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from proton import Message
 
-from kit.sandbox.hub.devices.registry import Registry
 from kit.sandbox.hub.transport.errors import HubError, argument_invalid, not_found_device
 
 if TYPE_CHECKING:
@@ -102,13 +101,9 @@ class FeedbackBatch:
 
 # -- the registry's view of a device ---------------------------------------------------------------------------------
 
-def _registry(ctx: HubContext) -> Registry:
-    return ctx.registry
-
-
 def _identity(ctx: HubContext, device_id: str) -> dict[str, Any] | None:
     try:
-        return _registry(ctx).get_device(device_id)
+        return ctx.registry.get_device(device_id)
     except HubError as error:
         if error.status == 404:
             return None
@@ -118,7 +113,7 @@ def _identity(ctx: HubContext, device_id: str) -> dict[str, Any] | None:
 def _count_pending(ctx: HubContext, device_id: str) -> None:
     """The device identity's cloudToDeviceMessageCount is the number of messages queued for it."""
     if _identity(ctx, device_id) is not None:
-        _registry(ctx).set_cloud_to_device_count(device_id, pending_count(ctx, device_id))
+        ctx.registry.set_cloud_to_device_count(device_id, pending_count(ctx, device_id))
 
 
 # -- sending --------------------------------------------------------------------------------------------------------
