@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kit.sandbox.hub.security.permissions import OPERATIONS
@@ -630,8 +630,7 @@ def _chain_explanation(explained: Explanation, text: str) -> Explanation:
     for name, reason in _CHAIN_LINK.findall(text):
         link = explain(reason)
         details.append(f"{name}: {link.fix if link.known else reason}")
-    return Explanation(explained.code, explained.title, explained.cause, explained.fix, explained.message,
-                       explained.section, tuple(details), explained.error_type)
+    return replace(explained, details=tuple(details))
 
 
 def _hub_explanation(section: str, entry: Entry, message: str, error_type: str) -> Explanation:
@@ -640,7 +639,7 @@ def _hub_explanation(section: str, entry: Entry, message: str, error_type: str) 
     if advice is None:
         return explained
     cause, fix = advice
-    return Explanation(entry.code, entry.title, cause, fix, message, section, error_type=error_type)
+    return replace(explained, cause=cause, fix=fix)
 
 
 # --- IotHubUnauthorized: which data action the call needed, and the smallest built-in role that has it -----------
