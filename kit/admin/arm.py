@@ -10,7 +10,7 @@ finding the assignment to delete) and turn ARM's refusals into errors that say w
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
@@ -25,6 +25,7 @@ from kit.settings import GUID
 # Built-in roles: their ids are the same in every tenant (built-in-roles docs); one table for the kit and the sandbox.
 BUILT_IN_ROLES = {name: role.definition_id for name, role in rbac.BUILT_IN_ROLES.items()}
 PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group")
+ClientT = TypeVar("ClientT", AuthorizationManagementClient, IotHubClient)
 
 
 class AdminError(RuntimeError):
@@ -33,17 +34,18 @@ class AdminError(RuntimeError):
 
 def authorization_client(session: Any, credential: TokenCredential, **kwargs: Any) -> AuthorizationManagementClient:
     """azure-mgmt-authorization's client for the target's subscription and ARM endpoint."""
-    cloud = Cloud.for_session(session)
-    cloud.require("subscription_id")
-    return AuthorizationManagementClient(credential, cloud.subscription_id, base_url=cloud.arm_endpoint,
-                                         credential_scopes=[cloud.arm_scope], **kwargs)
+    return _arm_client(AuthorizationManagementClient, session, credential, **kwargs)
 
 
 def iothub_client(session: Any, credential: TokenCredential, **kwargs: Any) -> IotHubClient:
     """azure-mgmt-iothub's client for the target's subscription and ARM endpoint."""
+    return _arm_client(IotHubClient, session, credential, **kwargs)
+
+
+def _arm_client(client_class: type[ClientT], session: Any, credential: TokenCredential, **kwargs: Any) -> ClientT:
     cloud = Cloud.for_session(session)
     cloud.require("subscription_id")
-    return IotHubClient(credential, cloud.subscription_id, base_url=cloud.arm_endpoint,
+    return client_class(credential, cloud.subscription_id, base_url=cloud.arm_endpoint,
                         credential_scopes=[cloud.arm_scope], **kwargs)
 
 
