@@ -102,12 +102,6 @@ def authority_kwargs(settings: Settings) -> dict[str, Any]:
     return {"authority": settings.authority_host, "disable_instance_discovery": True}
 
 
-def _instance_discovery_kwargs(settings: Settings) -> dict[str, Any]:
-    """Only ``disable_instance_discovery`` of :func:`authority_kwargs`, for credentials that read the authority from
-    ``AZURE_AUTHORITY_HOST`` instead."""
-    return {k: v for k, v in authority_kwargs(settings).items() if k == "disable_instance_discovery"}
-
-
 def managed_identity_environment(conn: Connection, protocol: ManagedIdentityProtocol = "app_service") -> dict[str, str]:
     """Variables that make ``ManagedIdentityCredential`` ask the sandbox instead of the real IMDS address."""
     if protocol == "app_service":
@@ -149,9 +143,10 @@ def prepare_environment(settings: Settings) -> list[str]:
     return sorted(variables)
 
 
-def _authority_only(settings: Settings) -> dict[str, Any]:
-    """``authority_kwargs`` without ``disable_instance_discovery``: credentials not built on msal take only this."""
-    return {k: v for k, v in authority_kwargs(settings).items() if k == "authority"}
+def _authority_part(settings: Settings, key: str) -> dict[str, Any]:
+    """One entry of :func:`authority_kwargs`: ``authority`` alone for credentials not built on msal, or
+    ``disable_instance_discovery`` alone for credentials that read the authority from ``AZURE_AUTHORITY_HOST``."""
+    return {k: v for k, v in authority_kwargs(settings).items() if k == key}
 
 
 def _authority_host(settings: Settings) -> str:
@@ -199,8 +194,8 @@ def client_assertion(settings: Settings, func: Callable[[], str] | None = None,
     if func is None:
         _require(settings, "federated_token_file")
         func = read_token_file(settings.federated_token_file)  # type: ignore[arg-type]
-    return ClientAssertionCredential(settings.tenant_id, settings.client_id, func, **_authority_only(settings),
-                                     **kwargs)
+    return ClientAssertionCredential(settings.tenant_id, settings.client_id, func,
+                                     **_authority_part(settings, "authority"), **kwargs)
 
 
 def workload_identity(settings: Settings, **kwargs: Any) -> WorkloadIdentityCredential:
@@ -208,7 +203,7 @@ def workload_identity(settings: Settings, **kwargs: Any) -> WorkloadIdentityCred
     _require(settings, "tenant_id", "client_id", "federated_token_file")
     return WorkloadIdentityCredential(tenant_id=settings.tenant_id, client_id=settings.client_id,
                                       token_file_path=str(settings.federated_token_file),
-                                      **_authority_only(settings), **kwargs)
+                                      **_authority_part(settings, "authority"), **kwargs)
 
 
 def managed_identity(settings: Settings, protocol: ManagedIdentityProtocol = "app_service",
@@ -222,7 +217,7 @@ def managed_identity(settings: Settings, protocol: ManagedIdentityProtocol = "ap
 def environment(settings: Settings, **kwargs: Any) -> EnvironmentCredential:
     """``EnvironmentCredential`` after exporting the settings as the ``AZURE_*`` variables it reads."""
     prepare_environment(settings)
-    return EnvironmentCredential(**_instance_discovery_kwargs(settings), **kwargs)
+    return EnvironmentCredential(**_authority_part(settings, "disable_instance_discovery"), **kwargs)
 
 
 def default(settings: Settings, **kwargs: Any) -> DefaultAzureCredential:
@@ -230,7 +225,7 @@ def default(settings: Settings, **kwargs: Any) -> DefaultAzureCredential:
     sandbox's and the developer-tool credentials (real Azure sign-ins) are left out."""
     prepare_environment(settings)
     if settings.target == "azure":
-        return DefaultAzureCredential(**{**_instance_discovery_kwargs(settings), **kwargs})
+        return DefaultAzureCredential(**{**_authority_part(settings, "disable_instance_discovery"), **kwargs})
     prepare_managed_identity(connection_for(settings))
     return DefaultAzureCredential(disable_instance_discovery=True, **{**DEVELOPER_TOOL_EXCLUSIONS, **kwargs})
 
