@@ -116,8 +116,8 @@ def verify_bearer(ctx: HubContext, token: str) -> Principal:
     if directory is not None and not _decided(ctx, ("active", oid), lambda: directory.principal_active(oid)):
         raise _unauthorized(
             f"Principal {oid} is disabled or no longer exists in the tenant. Its tokens are not accepted "
-            "(the sandbox refuses them at once; real Entra ID stops issuing new ones and old ones expire within "
-            "about an hour)."
+            "(the sandbox refuses them at once; on Azure, Entra ID stops issuing new ones, but those already issued "
+            "stay valid until they expire, 60 to 90 minutes after issue by default)."
         )
     return Principal("entra", oid, claims=claims)
 
