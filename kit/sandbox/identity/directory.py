@@ -263,8 +263,7 @@ def create_principal(db: Database, display_name: str, kind: str = "application",
 
     ``service_principal=False`` registers the application object only, as Graph's ``POST /applications`` does
     (the portal and ``app create`` make both at once)."""
-    if not display_name or not display_name.strip():
-        raise ValueError("displayName: give the app a name (1-256 characters).")
+    _require_display_name(display_name)
     tenant = tenant_id or require_default_tenant(db).tenant_id
     app_object_id = None if kind == "managed_identity" else str(uuid.uuid4())
     principal = Principal(str(uuid.uuid4()), tenant, client_id or str(uuid.uuid4()), display_name, kind, True,
@@ -356,8 +355,7 @@ def set_service_principal(db: Database, principal: Principal, present: bool) -> 
 
 def rename_principal(db: Database, principal: Principal, display_name: str) -> None:
     """Change an app's display name (Graph ``PATCH displayName``)."""
-    if not display_name.strip():
-        raise DirectoryError("displayName: give the app a name (1-256 characters).")
+    _require_display_name(display_name)
     with db.transaction() as conn:
         conn.execute("UPDATE principals SET display_name = ? WHERE object_id = ?", (display_name, principal.object_id))
 
@@ -419,6 +417,12 @@ class DirectoryError(ValueError):
     def __init__(self, message: str, code: str = "Request_BadRequest") -> None:
         super().__init__(message)
         self.code = code
+
+
+def _require_display_name(display_name: str | None) -> None:
+    """Every app needs a name, whether it is registered or renamed."""
+    if not display_name or not display_name.strip():
+        raise DirectoryError("displayName: give the app a name (1-256 characters).")
 
 
 def _require_app(principal: Principal, what: str) -> None:
