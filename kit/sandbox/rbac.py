@@ -132,13 +132,18 @@ class Assignment:
 
     @property
     def id(self) -> str:
-        """The assignment's ARM id: ``{scope}/providers/Microsoft.Authorization/roleAssignments/{name}``."""
-        return f"{self.scope}/providers/Microsoft.Authorization/roleAssignments/{self.name}"
+        """The assignment's ARM id (:func:`assignment_id`)."""
+        return assignment_id(self.scope, self.name)
 
     @property
     def in_effect(self) -> bool:
         """Whether the assignment has propagated (it grants nothing before)."""
         return self.effective_at <= time.time()
+
+
+def assignment_id(scope: str, name: str) -> str:
+    """A role assignment's ARM id: ``{scope}/providers/Microsoft.Authorization/roleAssignments/{name}``."""
+    return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
 
 
 class AssignmentConflict(ValueError):

@@ -85,14 +85,10 @@ def get_role_definition(request: Request, hub: HubResource, guid: str) -> Respon
     return reply(request, role_definition(role, hub.subscription_id))
 
 
-def _target(scope: str, name: str) -> str:
-    return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
-
-
 async def put_role_assignment(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource,
                               scope: str, name: str) -> Response:
     """``PUT .../roleAssignments/{name}``: checks in ARM's order, then one ``rbac.assign``."""
-    authorize(ctx, claims, WRITE, scope, _target(scope, name))
+    authorize(ctx, claims, WRITE, scope, rbac.assignment_id(scope, name))
     if not GUID.match(name):
         raise ArmError(400, "InvalidRoleAssignmentId", f"The role assignment ID '{name}' is not valid. The role "
                        "assignment ID must be a GUID.")
@@ -134,7 +130,7 @@ async def put_role_assignment(ctx: SandboxContext, request: Request, claims: dic
 def get_role_assignment(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
                         name: str) -> Response:
     """``GET .../roleAssignments/{name}``, or 404 ``RoleAssignmentNotFound``."""
-    authorize(ctx, claims, READ, scope, _target(scope, name))
+    authorize(ctx, claims, READ, scope, rbac.assignment_id(scope, name))
     assignment = rbac.get(ctx.db, name)
     if assignment is None or assignment.scope.lower() != scope.lower():
         raise ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
@@ -144,7 +140,7 @@ def get_role_assignment(ctx: SandboxContext, request: Request, claims: dict[str,
 def delete_role_assignment(ctx: SandboxContext, request: Request, claims: dict[str, Any], hub: HubResource, scope: str,
                            name: str) -> Response:
     """``DELETE .../roleAssignments/{name}``: 200 with what was deleted, 204 when nothing was."""
-    authorize(ctx, claims, DELETE, scope, _target(scope, name))
+    authorize(ctx, claims, DELETE, scope, rbac.assignment_id(scope, name))
     found = rbac.get(ctx.db, name)
     if found is None or found.scope.lower() != scope.lower():
         return reply(request, None, 204)
