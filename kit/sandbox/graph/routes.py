@@ -102,6 +102,11 @@ class GraphView:
             raise not_found(app_id or object_id or "")
         return principal
 
+    def _location(self, path: str) -> dict[str, str]:
+        """The ``Location`` header of a created object: Graph names it under ``/v2/{tenant id}/``."""
+        tenant = directory.require_default_tenant(self.db).tenant_id
+        return {"location": f"{PUBLIC_ROOT}/v2/{tenant}/{path}"}
+
     def _app_body(self, request: Request, principal: directory.Principal) -> dict[str, Any]:
         with_keys = "keycredentials" in request.query_params.get("$select", "").lower()
         return {"@odata.context": objects.context("applications/$entity"),
@@ -169,10 +174,8 @@ class GraphView:
         principal = directory.create_principal(self.db, name, kind, service_principal=False)
         if body.get("keyCredentials"):
             directory.replace_key_credentials(self.db, principal, body["keyCredentials"])
-        tenant = directory.require_default_tenant(self.db).tenant_id
-        location = (f"{PUBLIC_ROOT}/v2/{tenant}/directoryObjects/{principal.app_object_id}"
-                    "/Microsoft.DirectoryServices.Application")
-        return reply(request, self._app_body(request, principal), 201, {"location": location})
+        location = self._location(f"directoryObjects/{principal.app_object_id}/Microsoft.DirectoryServices.Application")
+        return reply(request, self._app_body(request, principal), 201, location)
 
     async def list_applications(self, request: Request) -> Response:
         """``GET /applications`` with an optional ``$filter``."""
@@ -261,10 +264,9 @@ class GraphView:
             self.db, principal, str(body.get("name") or ""), str(body.get("issuer") or ""),
             str(body.get("subject") or ""), str(audiences[0]), str(body.get("description") or ""))
         row = directory.federated_credential(self.db, principal, created["id"])
-        tenant = directory.require_default_tenant(self.db).tenant_id
         return reply(request, {"@odata.context": objects.context(base + "/$entity"),
                                **objects.federated_credential(row)}, 201,
-                     {"location": f"{PUBLIC_ROOT}/v2/{tenant}/federatedIdentityCredentials/{created['id']}"})
+                     self._location(f"federatedIdentityCredentials/{created['id']}"))
 
     # --- service principals -------------------------------------------------------------------------------------
     async def create_service_principal(self, request: Request) -> Response:
@@ -281,11 +283,10 @@ class GraphView:
                              "The service principal cannot be created, updated, or restored because the service "
                              f"principal name {principal.client_id} is already in use.")
         directory.set_service_principal(self.db, principal, True)
-        tenant = directory.require_default_tenant(self.db).tenant_id
-        location = (f"{PUBLIC_ROOT}/v2/{tenant}/directoryObjects/{principal.object_id}"
-                    "/Microsoft.DirectoryServices.ServicePrincipal")
+        location = self._location(f"directoryObjects/{principal.object_id}"
+                                  "/Microsoft.DirectoryServices.ServicePrincipal")
         return reply(request, {"@odata.context": objects.context("servicePrincipals/$entity"),
-                               **objects.service_principal(principal)}, 201, {"location": location})
+                               **objects.service_principal(principal)}, 201, location)
 
     async def list_service_principals(self, request: Request) -> Response:
         """``GET /servicePrincipals`` with an optional ``$filter``."""
