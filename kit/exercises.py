@@ -144,14 +144,10 @@ def check_offline_query(registry: Any, query: Any, building: str) -> None:
     """The learner's ``query`` returns exactly the devices of ``building`` that are disconnected, as the check finds
     them itself in every twin."""
     _written(query, "QUERY", "the query")
-    try:
-        found = twins.query_dataframe(registry, query)
-    except HttpOperationError as error:
-        raise CheckFailed(f"The hub refused the query: {str(error)[:200]}",
-                          "Start from SELECT deviceId FROM devices WHERE ..., one condition at a time.") from None
+    found = _rows(registry, query, start="SELECT deviceId FROM devices WHERE ...")
     if "deviceId" not in found:
         raise CheckFailed("The result has no deviceId column.", "Select deviceId (SELECT deviceId FROM devices ...).")
-    every = twins.query_dataframe(registry, "SELECT deviceId, tags.building AS building, connectionState FROM devices")
+    every = _connection_states(registry)
     wanted = set(every.loc[(every["building"] == building) & (every["connectionState"] == "Disconnected"), "deviceId"])
     got = set(found["deviceId"])
     missing, extra = sorted(wanted - got), sorted(got - wanted)
@@ -168,7 +164,7 @@ def check_offline_per_building(registry: Any, query: Any) -> None:
     if found.empty or not {"building", "devices"} <= set(found.columns):
         raise CheckFailed(f"The result's columns are {list(found.columns)}, not building and devices.",
                           "Name them with AS: SELECT tags.building AS building, COUNT() AS devices ...")
-    every = twins.query_dataframe(registry, "SELECT deviceId, tags.building AS building, connectionState FROM devices")
+    every = _connection_states(registry)
     offline = every[(every["connectionState"] == "Disconnected") & every["building"].notna()]
     wanted = {building: int(count) for building, count in offline.groupby("building").size().items()}
     got = {row.building: int(row.devices) for row in found.itertuples() if isinstance(row.building, str)}
@@ -325,13 +321,19 @@ def check_condition(registry: Any, condition: Any, wanted: list[str]) -> None:
                           "Test both tags; a number is compared with a number (2), not a string ('2').")
 
 
-def _rows(registry: Any, query: str) -> Any:
+def _rows(registry: Any, query: str, start: str = "SELECT ... FROM devices WHERE ...") -> Any:
+    """The learner's query's rows; a refusal says so, with the form to ``start`` from."""
     try:
         frame = twins.query_dataframe(registry, query)
     except HttpOperationError as error:
         raise CheckFailed(f"The hub refused the query: {str(error)[:200]}",
-                          "Start from SELECT ... FROM devices WHERE ..., one condition at a time.") from None
+                          f"Start from {start}, one condition at a time.") from None
     return frame
+
+
+def _connection_states(registry: Any) -> Any:
+    """Every device's building and connection state, as the check reads them itself."""
+    return twins.query_dataframe(registry, "SELECT deviceId, tags.building AS building, connectionState FROM devices")
 
 
 def check_tag_job(registry: Any, job_manager: Any, job_id: Any, wanted: list[str], tag: str, value: Any) -> None:
