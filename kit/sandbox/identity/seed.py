@@ -53,8 +53,10 @@ def ensure_seeded(state_dir: Path, db: Database) -> Seeded:
     if tenant is None or not _seed_file(state_dir).exists():
         tenant = tenant or _seed_tenant(db)
         saved: dict = {}
+        on_disk = None
     else:
         saved = json.loads(_seed_file(state_dir).read_text())
+        on_disk = dict(saved)
     app = directory.principal_by_object_id(db, saved.get("learner_object_id", ""))
     admin = directory.principal_by_object_id(db, saved.get("admin_object_id", ""))
     if app is None:  # first start, or the learner deleted the default app: recreate it so connection.json works
@@ -64,15 +66,10 @@ def ensure_seeded(state_dir: Path, db: Database) -> Seeded:
     if admin is None:  # first start, a state folder from before the administrator existed, or it was deleted
         admin, saved["admin_secret"] = _seed_admin(db, tenant)
         saved["admin_object_id"] = admin.object_id
-    if not _is_written(state_dir, saved):
+    if saved != on_disk:  # something was (re)created: keep its secret
         write_private(_seed_file(state_dir), json.dumps(saved))
     return Seeded(tenant, app, saved["client_secret"], key_path(state_dir, LEARNER_APP), saved["identity_header"],
                   admin, saved["admin_secret"])
-
-
-def _is_written(state_dir: Path, saved: dict) -> bool:
-    file = _seed_file(state_dir)
-    return file.exists() and json.loads(file.read_text()) == saved
 
 
 def _seed_tenant(db: Database) -> directory.Tenant:
