@@ -74,10 +74,15 @@ def admin_credential(sandbox: Connection) -> ClientSecretCredential:
 
 
 @pytest.fixture(scope="module")
-def registry(sandbox: Connection) -> Iterator[IoTHubRegistryManager]:
+def credential(sandbox: Connection) -> ClientSecretCredential:
+    """The sandbox's default app (IoT Hub Data Contributor), signed in with its secret as a learner's app is."""
+    return ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
+                                  authority=sandbox.authority_host, disable_instance_discovery=True)
+
+
+@pytest.fixture(scope="module")
+def registry(sandbox: Connection, credential: ClientSecretCredential) -> Iterator[IoTHubRegistryManager]:
     """A registry manager signed in as the sandbox's default app (IoT Hub Data Contributor), as a learner's is."""
-    credential = ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
-                                        authority=sandbox.authority_host, disable_instance_discovery=True)
     with clients.closing(IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as manager:
         yield manager
 

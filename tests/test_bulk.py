@@ -5,27 +5,12 @@ from __future__ import annotations
 import datetime
 import io
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from azure.identity import ClientSecretCredential
-from azure.iot.hub import IoTHubJobManager, IoTHubRegistryManager
+from azure.iot.hub import IoTHubJobManager
 from azure.iot.hub.models import JobRequest, Twin, TwinProperties
 
-from kit import bulk, clients
-from kit.sandbox.connection import Connection
-
-
-@pytest.fixture(scope="module")
-def credential(sandbox: Connection) -> ClientSecretCredential:
-    return ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
-                                  authority=sandbox.authority_host, disable_instance_discovery=True)
-
-
-@pytest.fixture(scope="module")
-def registry(sandbox: Connection, credential) -> Iterator[IoTHubRegistryManager]:
-    with clients.closing(IoTHubRegistryManager.from_token_credential(sandbox.hub_host, credential)) as rm:
-        yield rm
+from kit import bulk
 
 
 def test_create_devices_in_batches_reports_each_failure(registry):

@@ -7,16 +7,9 @@ import sys
 import textwrap
 
 import pytest
-from azure.identity import ClientSecretCredential
 from msrest.exceptions import HttpOperationError
 
 from kit import clients
-
-
-@pytest.fixture(scope="module")
-def credential(sandbox):
-    return ClientSecretCredential(sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
-                                  authority=sandbox.authority_host, disable_instance_discovery=True)
 
 
 @pytest.mark.parametrize("host, fragment", [
