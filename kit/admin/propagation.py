@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
-AZURE_PROPAGATION_NOTE = ("On Azure a new role assignment takes up to 10 minutes to apply; a new token does not "
-                          "speed it up.")
+# Troubleshoot Azure RBAC: "it can take up to 10 minutes for changes to take effect", and "you can force a refresh
+# by refreshing your access token" (signing out and in, for the portal, PowerShell and the CLI).
+AZURE_PROPAGATION_NOTE = ("On Azure a new role assignment can take up to 10 minutes to apply; a new access token "
+                          "(a new credential, or signing out and in) can force the refresh.")
 
 
 def status_of(error: BaseException) -> int | None:
