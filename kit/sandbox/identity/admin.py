@@ -302,5 +302,5 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     workload.add_argument("--out", default=None, help="write the token to this file (0600) instead of printing it")
     lifetime = _command(token_sub, "lifetime", _token_lifetime,
                         "show or set how long the access tokens issued from now on last (sandbox only: Entra's "
-                        "last about an hour)")
+                        "last 60 to 90 minutes by default)")
     lifetime.add_argument("seconds", nargs="?", default=None, help="5 to 3599, or 'default'")

@@ -75,8 +75,8 @@ def access_token_claims(tenant_id: str, object_id: str, app_id: str, appidacr: s
 
 
 def access_token_lifetime_s(db: Database) -> int:
-    """How long the access tokens issued now last: about an hour, as Entra's default, unless the sandbox was set
-    to a shorter lifetime."""
+    """How long the access tokens issued now last: 3599 s (the ``expires_in`` of Entra's app-only responses; Entra's
+    default lifetime varies between 60 and 90 minutes), unless the sandbox was set to a shorter lifetime."""
     return int(settings_store.get(db, LIFETIME_SETTING) or ACCESS_TOKEN_LIFETIME_S)
 
 
