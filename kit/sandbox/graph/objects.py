@@ -13,7 +13,6 @@ import base64
 import binascii
 import re
 import sqlite3
-import time
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -32,7 +31,7 @@ FILTER = re.compile(
 
 def iso(epoch: float | None) -> str | None:
     """Graph's date-time form (UTC, ``Z``)."""
-    return None if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    return None if epoch is None else directory.iso(epoch)
 
 
 def is_application(principal: directory.Principal) -> bool:

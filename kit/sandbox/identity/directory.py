@@ -391,10 +391,10 @@ def describe(db: Database, principal: Principal) -> dict[str, Any]:
     """What ``app list`` shows: the registration and its credentials (never a secret value)."""
     now = time.time()
     secrets_ = [
-        {"key_id": r["key_id"], "hint": r["hint"], "expires": _iso(r["expires_at"]), "expired": r["expires_at"] < now}
+        {"key_id": r["key_id"], "hint": r["hint"], "expires": iso(r["expires_at"]), "expired": r["expires_at"] < now}
         for r in secret_rows(db, principal)
     ]
-    certs = [{"thumbprint": r["sha1"], "subject": r["subject"], "expires": _iso(r["expires_at"])}
+    certs = [{"thumbprint": r["sha1"], "subject": r["subject"], "expires": iso(r["expires_at"])}
              for r in key_credential_rows(db, principal)]
     fics = [{"name": f["name"], "issuer": f["issuer"], "subject": f["subject"], "audiences": [f["audience"]]}
             for f in federated_credentials(db, principal)]
@@ -407,7 +407,8 @@ def describe(db: Database, principal: Principal) -> dict[str, Any]:
     }
 
 
-def _iso(epoch: float) -> str:
+def iso(epoch: float) -> str:
+    """A moment as Graph and the admin commands show it: UTC, seconds, ``Z``."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
@@ -448,8 +449,8 @@ def add_secret(db: Database, principal: Principal, days: float = DEFAULT_SECRET_
         conn.execute("INSERT INTO client_secrets (key_id, object_id, hint, sha256, expires_at, display_name, "
                      "start_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (key_id, principal.object_id, value[:3], _hash(value), expires_at, display_name, start_at))
-    return {"key_id": key_id, "client_secret": value, "expires": _iso(expires_at), "hint": value[:3],
-            "display_name": display_name, "start": _iso(start_at)}
+    return {"key_id": key_id, "client_secret": value, "expires": iso(expires_at), "hint": value[:3],
+            "display_name": display_name, "start": iso(start_at)}
 
 
 def secret_rows(db: Database, principal: Principal) -> list[sqlite3.Row]:
@@ -518,7 +519,7 @@ def add_certificate(db: Database, principal: Principal, certificate: bytes, key_
                      (principal.object_id, sha1, sha256, public_pem, cert.subject.rfc4514_string(),
                       cert.not_valid_after_utc.timestamp(), key_id, display_name or cert.subject.rfc4514_string(),
                       custom_key_identifier, usage, cert.not_valid_before_utc.timestamp()))
-    return {"thumbprint": sha1, "thumbprint_sha256": sha256, "expires": _iso(cert.not_valid_after_utc.timestamp()),
+    return {"thumbprint": sha1, "thumbprint_sha256": sha256, "expires": iso(cert.not_valid_after_utc.timestamp()),
             "key_id": key_id}
 
 
